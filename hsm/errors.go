@@ -1,0 +1,30 @@
+package hsm
+
+import "errors"
+
+// Sentinel errors an operator must be able to tell apart. Implementations wrap
+// them with %w and the identifying context (module path, token label, key
+// reference) — never a PIN or key bytes.
+var (
+	// ErrModuleLoad: the PKCS#11 module file is missing or is not a PKCS#11 library.
+	ErrModuleLoad = errors.New("cannot load PKCS#11 module")
+	// ErrTokenNotPresent: no initialised token with the configured label or serial.
+	ErrTokenNotPresent = errors.New("token not present")
+	// ErrPINIncorrect: the user PIN was refused (CKR_PIN_INCORRECT).
+	ErrPINIncorrect = errors.New("PIN incorrect")
+	// ErrPINLocked: the token locked the PIN (CKR_PIN_LOCKED), or Icebox's own
+	// failure counter reached its limit.
+	ErrPINLocked = errors.New("PIN locked")
+	// ErrPINMissing: no PIN source was configured or the source was empty.
+	ErrPINMissing = errors.New("no PIN available")
+	// ErrKeyNotFound: no object matches the key reference.
+	ErrKeyNotFound = errors.New("key not found")
+	// ErrAmbiguousKey: a label matches more than one object.
+	ErrAmbiguousKey = errors.New("key reference matches several objects")
+	// ErrMechanismUnsupported: the module lacks a required mechanism or curve.
+	ErrMechanismUnsupported = errors.New("mechanism not supported by the token")
+	// ErrSessionFailed: the token went away or a session became invalid mid-operation.
+	ErrSessionFailed = errors.New("HSM session failed")
+	// ErrBadSignature: the HSM returned bytes that are not a valid signature.
+	ErrBadSignature = errors.New("HSM returned an invalid signature")
+)
