@@ -118,6 +118,9 @@ func ParseJSON(data []byte) (UnsignedTx, error) {
 	if u.To, err = jsonString("to", j.To, true); err != nil {
 		return UnsignedTx{}, err
 	}
+	if j.ChainID == nil {
+		return UnsignedTx{}, fieldErr(ErrChainID, "chainId", "chainId is missing: it is mandatory (EIP-155 replay protection)")
+	}
 	if u.ChainID, err = jsonUint64("chainId", j.ChainID, true); err != nil {
 		return UnsignedTx{}, err
 	}
