@@ -19,6 +19,10 @@ var (
 	ErrPINMissing = errors.New("no PIN available")
 	// ErrKeyNotFound: no object matches the key reference.
 	ErrKeyNotFound = errors.New("key not found")
+	// ErrAmbiguousToken: several tokens carry the configured label.
+	ErrAmbiguousToken = errors.New("several tokens match")
+	// ErrLabelInUse: a new key would reuse the label of an existing key.
+	ErrLabelInUse = errors.New("key label already in use")
 	// ErrAmbiguousKey: a label matches more than one object.
 	ErrAmbiguousKey = errors.New("key reference matches several objects")
 	// ErrMechanismUnsupported: the module lacks a required mechanism or curve.

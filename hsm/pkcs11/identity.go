@@ -1,0 +1,234 @@
+package pkcs11
+
+import (
+	"context"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	p11 "github.com/miekg/pkcs11"
+
+	"github.com/icebox-custody/icebox/hsm"
+	"github.com/icebox-custody/icebox/sigkey"
+)
+
+// IdentityLabel is the CKA_LABEL of the signer identity key pair.
+const IdentityLabel = "icebox-identity"
+
+// PKCS#11 v3.0 constants missing from miekg/pkcs11 v1.1.2.
+const (
+	ckkECEdwards           = 0x00000040
+	ckmECEdwardsKeyPairGen = 0x00001055
+	ckmEdDSA               = 0x00001057
+)
+
+// identity is the HSM identity key as a sigkey.Signer.
+type identity struct {
+	h    *HSM
+	priv p11.ObjectHandle
+	pub  sigkey.PublicKey
+}
+
+var _ sigkey.Signer = (*identity)(nil)
+
+func (i *identity) Public() sigkey.PublicKey { return i.pub }
+
+// Sign signs msg on the token: CKM_EDDSA over msg for Ed25519, CKM_ECDSA
+// over SHA-256(msg) for P-256. The signature is verified before it is
+// returned.
+func (i *identity) Sign(msg []byte) ([]byte, error) {
+	mech, input := uint(ckmEdDSA), msg
+	if i.pub.Algorithm == sigkey.P256 {
+		d := sha256.Sum256(msg)
+		mech, input = p11.CKM_ECDSA, d[:]
+	}
+	var sig []byte
+	err := i.h.withSession(context.Background(), func(sh p11.SessionHandle) error {
+		var err error
+		sig, err = i.h.signOnce(sh, mech, i.priv, input)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("sign with identity key", err)
+	}
+	if err := i.pub.Verify(msg, sig); err != nil {
+		return nil, fmt.Errorf("%w: identity key: %v", hsm.ErrBadSignature, err)
+	}
+	return sig, nil
+}
+
+// Identity returns the existing identity key, hsm.ErrKeyNotFound when there
+// is none, or hsm.ErrAmbiguousKey when several carry IdentityLabel.
+func (h *HSM) Identity(ctx context.Context) (sigkey.Signer, error) {
+	var id *identity
+	err := h.withSession(ctx, func(sh p11.SessionHandle) error {
+		var err error
+		id, err = h.findIdentity(sh)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("identity key on token "+h.label, err)
+	}
+	return id, nil
+}
+
+// EnsureIdentity returns the identity key, generating it first when absent:
+// Ed25519 when the token supports EdDSA, otherwise P-256.
+func (h *HSM) EnsureIdentity(ctx context.Context) (sigkey.Signer, bool, error) {
+	h.idMu.Lock()
+	defer h.idMu.Unlock()
+	var id *identity
+	created := false
+	err := h.withSession(ctx, func(sh p11.SessionHandle) error {
+		var err error
+		id, err = h.findIdentity(sh)
+		if err == nil || !isNotFound(err) {
+			return err
+		}
+		alg, err := h.identityAlgorithm()
+		if err != nil {
+			return err
+		}
+		if err := h.generateIdentity(sh, alg); err != nil {
+			return err
+		}
+		created = true
+		id, err = h.findIdentity(sh)
+		return err
+	})
+	if err != nil {
+		return nil, false, wrap("identity key on token "+h.label, err)
+	}
+	if created {
+		h.log.Info("hsm identity key generated", "algorithm", id.pub.Algorithm.String(), "fingerprint", id.pub.Fingerprint())
+	}
+	return id, created, nil
+}
+
+func isNotFound(err error) bool {
+	return err != nil && errors.Is(err, hsm.ErrKeyNotFound)
+}
+
+// identityAlgorithm picks Ed25519 when the token lists both EdDSA mechanisms.
+func (h *HSM) identityAlgorithm() (sigkey.Algorithm, error) {
+	mechs, err := h.mod.Ctx.GetMechanismList(h.slot)
+	if err != nil {
+		return sigkey.AlgorithmUnknown, err
+	}
+	has := map[uint]bool{}
+	for _, m := range mechs {
+		has[m.Mechanism] = true
+	}
+	switch {
+	case has[ckmECEdwardsKeyPairGen] && has[ckmEdDSA]:
+		return sigkey.Ed25519, nil
+	case has[p11.CKM_EC_KEY_PAIR_GEN] && has[p11.CKM_ECDSA]:
+		return sigkey.P256, nil
+	default:
+		return sigkey.AlgorithmUnknown, fmt.Errorf("%w: neither EdDSA nor ECDSA key generation", hsm.ErrMechanismUnsupported)
+	}
+}
+
+func (h *HSM) generateIdentity(sh p11.SessionHandle, alg sigkey.Algorithm) error {
+	id := make([]byte, idLen)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	mech, params := uint(ckmECEdwardsKeyPairGen), oidEd25519
+	if alg == sigkey.P256 {
+		mech, params = p11.CKM_EC_KEY_PAIR_GEN, oidP256
+	}
+	pubT := []*p11.Attribute{
+		p11.NewAttribute(p11.CKA_TOKEN, true),
+		p11.NewAttribute(p11.CKA_PRIVATE, false),
+		p11.NewAttribute(p11.CKA_VERIFY, true),
+		p11.NewAttribute(p11.CKA_EC_PARAMS, params),
+		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
+		p11.NewAttribute(p11.CKA_ID, id),
+	}
+	privT := []*p11.Attribute{
+		p11.NewAttribute(p11.CKA_TOKEN, true),
+		p11.NewAttribute(p11.CKA_PRIVATE, true),
+		p11.NewAttribute(p11.CKA_SENSITIVE, true),
+		p11.NewAttribute(p11.CKA_EXTRACTABLE, false),
+		p11.NewAttribute(p11.CKA_SIGN, true),
+		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
+		p11.NewAttribute(p11.CKA_ID, id),
+	}
+	_, _, err := h.mod.Ctx.GenerateKeyPair(sh, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, pubT, privT)
+	return err
+}
+
+// findIdentity locates the identity key pair and decodes its public key.
+func (h *HSM) findIdentity(sh p11.SessionHandle) (*identity, error) {
+	privs, err := h.findAll(sh, []*p11.Attribute{
+		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY),
+		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch len(privs) {
+	case 0:
+		return nil, fmt.Errorf("%w: no %q key", hsm.ErrKeyNotFound, IdentityLabel)
+	case 1:
+	default:
+		return nil, fmt.Errorf("%w: %d %q keys", hsm.ErrAmbiguousKey, len(privs), IdentityLabel)
+	}
+	a, err := h.attrs(sh, privs[0], p11.CKA_ID)
+	if err != nil {
+		return nil, err
+	}
+	pubs, err := h.findAll(sh, []*p11.Attribute{
+		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PUBLIC_KEY),
+		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
+		p11.NewAttribute(p11.CKA_ID, a[p11.CKA_ID]),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(pubs) != 1 {
+		return nil, fmt.Errorf("%w: %d public objects for %q", hsm.ErrKeyNotFound, len(pubs), IdentityLabel)
+	}
+	pa, err := h.attrs(sh, pubs[0], p11.CKA_KEY_TYPE, p11.CKA_EC_PARAMS, p11.CKA_EC_POINT)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := identityPublic(pa)
+	if err != nil {
+		return nil, err
+	}
+	return &identity{h: h, priv: privs[0], pub: pub}, nil
+}
+
+func identityPublic(a map[uint][]byte) (sigkey.PublicKey, error) {
+	point, _ := ecPoint(a[p11.CKA_EC_POINT])
+	switch keyType := bytesToUint(a[p11.CKA_KEY_TYPE]); keyType {
+	case ckkECEdwards:
+		if len(point) != 32 {
+			return sigkey.PublicKey{}, fmt.Errorf("identity key: Ed25519 point has %d bytes, want 32", len(point))
+		}
+		pk := sigkey.PublicKey{Algorithm: sigkey.Ed25519, Key: append([]byte(nil), point...)}
+		return pk, pk.Validate()
+	case p11.CKK_EC:
+		x, y := elliptic.Unmarshal(elliptic.P256(), point) //nolint:staticcheck // only to validate and compress
+		if x == nil {
+			return sigkey.PublicKey{}, fmt.Errorf("identity key: CKA_EC_POINT is not a P-256 point")
+		}
+		pk := sigkey.PublicKey{Algorithm: sigkey.P256, Key: elliptic.MarshalCompressed(elliptic.P256(), x, y)}
+		return pk, pk.Validate()
+	default:
+		return sigkey.PublicKey{}, fmt.Errorf("identity key: unsupported key type 0x%x", keyType)
+	}
+}
+
+// bytesToUint decodes a CK_ULONG attribute in host byte order.
+func bytesToUint(b []byte) uint {
+	var v uint
+	for i := len(b) - 1; i >= 0; i-- {
+		v = v<<8 | uint(b[i])
+	}
+	return v
+}
