@@ -124,7 +124,7 @@ func (a *Adapter) ParseTx(payload []byte) (*Tx, error) {
 		return nil, fieldErr(ErrTooLarge, "payload", "payload is %d bytes, cap is %d", len(payload), a.maxTx)
 	}
 	if isJSON(payload) {
-		u, err := ParseJSON(payload)
+		u, err := parseJSON(payload)
 		if err != nil {
 			return nil, err
 		}

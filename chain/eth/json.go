@@ -82,6 +82,12 @@ func ParseJSON(data []byte) (UnsignedTx, error) {
 	if len(data) > maxJSONBytes {
 		return UnsignedTx{}, fieldErr(ErrTooLarge, "payload", "JSON payload is %d bytes, cap is %d", len(data), maxJSONBytes)
 	}
+	return parseJSON(data)
+}
+
+// parseJSON is ParseJSON without the default size cap (the Adapter applies
+// its configured cap first).
+func parseJSON(data []byte) (UnsignedTx, error) {
 	if err := checkJSONKeys(data); err != nil {
 		return UnsignedTx{}, err
 	}
