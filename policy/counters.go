@@ -25,7 +25,6 @@ import (
 // Renaming a rule starts a fresh rule counter; the requester, source and
 // destination counters are shared by all rules and survive policy changes.
 
-
 // RuleCounter returns the counter of everything allowed by rule for asset.
 func RuleCounter(rule string, asset chain.Asset) string {
 	return "rule/" + url.PathEscape(rule) + "/asset/" + url.PathEscape(string(asset))

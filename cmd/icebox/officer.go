@@ -1,0 +1,81 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/icebox-custody/icebox/officer"
+)
+
+var officerCmd = &cobra.Command{
+	Use:   "officer",
+	Short: "Custody officer keys",
+}
+
+var officerKeygenCmd = &cobra.Command{
+	Use:   "keygen -o FILE",
+	Short: "Create an Ed25519 officer key encrypted with a passphrase; print its roster line",
+	Long: `Creates a new Ed25519 officer signing key and writes it to FILE (mode 0600,
+never overwriting), encrypted with a passphrase (scrypt + XChaCha20-Poly1305).
+
+The passphrase is read from --passphrase-file, else from the environment
+variable ICEBOX_OFFICER_PASSPHRASE, else asked twice on the terminal.
+
+Prints the public key in roster form (ed25519:<hex>) and its fingerprint:
+give both to the admins who add you to the roster, and compare the
+fingerprint with them out of band.`,
+	Args: cobra.NoArgs,
+	RunE: runOfficerKeygen,
+}
+
+func init() {
+	officerKeygenCmd.Flags().StringP("out", "o", "", "file to create (required)")
+	officerKeygenCmd.Flags().String("passphrase-file", "", "read the passphrase from this file (tests and demos)")
+	_ = officerKeygenCmd.MarkFlagRequired("out")
+	officerCmd.AddCommand(officerKeygenCmd)
+	rootCmd.AddCommand(officerCmd)
+}
+
+// terminalPrompt reads a passphrase without echo, or nil when stdin is not a terminal.
+func terminalPrompt() func(string) ([]byte, error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return nil
+	}
+	return func(label string) ([]byte, error) {
+		fmt.Fprint(os.Stderr, label)
+		defer fmt.Fprintln(os.Stderr)
+		return term.ReadPassword(fd)
+	}
+}
+
+func runOfficerKeygen(cmd *cobra.Command, _ []string) error {
+	out, _ := cmd.Flags().GetString("out")
+	pfile, _ := cmd.Flags().GetString("passphrase-file")
+	if out == "" {
+		return errors.New("officer keygen: -o FILE is required")
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return fmt.Errorf("officer keygen: %s already exists; refusing to overwrite a key", out)
+	}
+	pass, err := officer.PassphraseSource{File: pfile, Prompt: terminalPrompt(), Confirm: true}.Read()
+	if err != nil {
+		return fmt.Errorf("officer keygen: %w", err)
+	}
+	data, pub, err := officer.Generate(pass, nil)
+	if err != nil {
+		return fmt.Errorf("officer keygen: %w", err)
+	}
+	if err := officer.WriteNew(out, data); err != nil {
+		return fmt.Errorf("officer keygen: %w", err)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "wrote %s\n", out)
+	fmt.Fprintf(w, "public key:  %s\n", pub)
+	fmt.Fprintf(w, "fingerprint: %s\n", pub.Fingerprint())
+	return nil
+}
