@@ -47,7 +47,9 @@ type FieldError struct {
 	Reason string
 }
 
-func (e *FieldError) Error() string { return fmt.Sprintf("%v: %s: %s", ErrMalformed, e.Field, e.Reason) }
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%v: %s: %s", ErrMalformed, e.Field, e.Reason)
+}
 
 // Unwrap makes errors.Is(err, ErrMalformed) true.
 func (e *FieldError) Unwrap() error { return ErrMalformed }
