@@ -43,3 +43,21 @@ func P2WPKHAddress(pubKey []byte, n chain.Network) (string, error) {
 	}
 	return addr.EncodeAddress(), nil
 }
+
+// KeyAddress returns the address of a 33-byte compressed key for one of the
+// single-key script types (ScriptP2WPKH, ScriptP2SHP2WPKH, ScriptP2PKH).
+func KeyAddress(pubKey []byte, scriptType string, n chain.Network) (string, error) {
+	if err := checkCompressedPubKey(pubKey); err != nil {
+		return "", err
+	}
+	switch scriptType {
+	case ScriptP2WPKH:
+		return scriptAddress(p2wpkhScript(pubKey), n)
+	case ScriptP2SHP2WPKH:
+		return scriptAddress(p2shScript(p2wpkhScript(pubKey)), n)
+	case ScriptP2PKH:
+		return scriptAddress(p2pkhScript(pubKey), n)
+	default:
+		return "", fmt.Errorf("%w: script type %q has no single-key address", ErrConfig, scriptType)
+	}
+}

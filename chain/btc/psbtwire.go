@@ -267,7 +267,94 @@ func wantDerivation(m *rawMap, p kv) error {
 	return nil
 }
 
+// scanTx walks a transaction serialization and checks every count and
+// length against the bytes actually present, so that btcd's wire decoder,
+// which allocates from the declared counts (up to ~800k inputs or 4M witness
+// items) before reading, is only ever given well-formed input.
+func scanTx(b []byte, witness bool) error {
+	r := &reader{b: b}
+	if _, err := r.bytes(4); err != nil {
+		return err
+	}
+	hasWitness := false
+	if witness && r.remaining() >= 2 && b[r.off] == 0x00 {
+		if b[r.off+1] != 0x01 {
+			return fmt.Errorf("witness flag 0x%02x, want 0x01", b[r.off+1])
+		}
+		r.off += 2
+		hasWitness = true
+	}
+	nIn, err := r.compact()
+	if err != nil {
+		return err
+	}
+	if nIn > uint64(r.remaining()/41) {
+		return fmt.Errorf("%d inputs announced, only %d bytes left", nIn, r.remaining())
+	}
+	for range nIn {
+		if _, err := r.bytes(36); err != nil {
+			return err
+		}
+		n, err := r.compact()
+		if err != nil {
+			return err
+		}
+		if _, err := r.bytes(n + 4); err != nil {
+			return err
+		}
+	}
+	nOut, err := r.compact()
+	if err != nil {
+		return err
+	}
+	if nOut > uint64(r.remaining()/9) {
+		return fmt.Errorf("%d outputs announced, only %d bytes left", nOut, r.remaining())
+	}
+	for range nOut {
+		if _, err := r.bytes(8); err != nil {
+			return err
+		}
+		n, err := r.compact()
+		if err != nil {
+			return err
+		}
+		if _, err := r.bytes(n); err != nil {
+			return err
+		}
+	}
+	if hasWitness {
+		for range nIn {
+			items, err := r.compact()
+			if err != nil {
+				return err
+			}
+			if items > uint64(r.remaining()) {
+				return fmt.Errorf("%d witness items announced, only %d bytes left", items, r.remaining())
+			}
+			for range items {
+				n, err := r.compact()
+				if err != nil {
+					return err
+				}
+				if _, err := r.bytes(n); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if _, err := r.bytes(4); err != nil {
+		return err
+	}
+	if r.remaining() != 0 {
+		return fmt.Errorf("%d trailing bytes after the transaction", r.remaining())
+	}
+	return nil
+}
+
 func parseTxExact(b []byte, witness bool) (*wire.MsgTx, error) {
+	if err := scanTx(b, witness); err != nil {
+		return nil, err
+	}
 	tx := wire.NewMsgTx(2)
 	rd := bytes.NewReader(b)
 	var err error
