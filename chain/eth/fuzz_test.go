@@ -117,3 +117,31 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeSigned(f *testing.F) {
+	var cases []ethersCase
+	readVectors(f, "ethers-testcases/transactions_signing.json", &cases)
+	for i, c := range cases {
+		if i >= 10 {
+			break
+		}
+		for _, k := range []string{"signed_legacy", "signed_eip155", "signed_eip2930", "signed_eip1559"} {
+			f.Add(mustHex(f, c.Expected[k]))
+		}
+	}
+	var rec []recoveryCase
+	readVectors(f, "go-ethereum/sender_recovery.json", &rec)
+	for _, c := range rec {
+		f.Add(mustHex(f, c.Input.SignedTxRLP))
+	}
+	a := newAdapter(f, "eth-1")
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		d, err := a.DecodeSigned(raw)
+		if err != nil {
+			return
+		}
+		if d.Sender == "" || d.Summary.From != d.Sender || d.Summary.ChainID != 1 {
+			t.Fatalf("decoded %+v", d)
+		}
+	})
+}

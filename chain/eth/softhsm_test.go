@@ -184,3 +184,42 @@ func TestSoftHSMBatch1559(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSoftHSMSignBatch measures parse-free signing throughput: SignBatch
+// (HSM signature, recovery, attach, re-decode) over 100 EIP-1559 transfers.
+func BenchmarkSoftHSMSignBatch(b *testing.B) {
+	tok := softhsmtest.NewToken(b, softhsmtest.Options{})
+	h, err := pkcs11.Open(pkcs11.Config{ModulePath: tok.ModulePath, TokenLabel: tok.Label, PINFile: tok.PINFile, Sessions: 2,
+		PINFailureFile: filepath.Join(tok.Dir, "failures.json"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	ctx := context.Background()
+	info, err := h.GenerateKey(ctx, hsm.GenerateKeyRequest{Label: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	from, _ := Address(info.PublicKey)
+	a := newAdapter(b, "eth-1337", chain.OwnKey{Ref: info.Ref, PublicKey: info.PublicKey})
+	var txs []chain.Tx
+	for i := 0; i < 100; i++ {
+		p, err := a.BuildTransfer(TransferRequest{From: from, To: addrX, Value: big.NewInt(1), Nonce: uint64(i),
+			Fees: Fees{MaxFeePerGas: big.NewInt(2), MaxPriorityFeePerGas: big.NewInt(1)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tx, err := a.Parse(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := chain.SignBatch(ctx, h, txs, 2, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(txs))/b.Elapsed().Seconds(), "tx/s")
+}
