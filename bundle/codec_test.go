@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -351,5 +352,27 @@ func TestRefusalOfUndecodableRequest(t *testing.T) {
 	}
 	if err := VerifyResponse(got, signerKey.Public()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The golden hex printed in docs/bundle-format.md matches testdata.
+func TestDocGoldenHex(t *testing.T) {
+	doc, err := os.ReadFile("../docs/bundle-format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(string(doc)), "")
+	for _, name := range []string{"golden_request_unsigned", "golden_request", "golden_approval", "golden_response_signed", "golden_response_refused"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name+".icebox"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(flat, hex.EncodeToString(data)) {
+			t.Errorf("docs/bundle-format.md does not show the current bytes of %s", name)
+		}
+	}
+	d := RequestDigest(sampleRequest())
+	if !strings.Contains(flat, d.String()) || !strings.Contains(string(doc), DigestWords(d)) {
+		t.Error("docs/bundle-format.md does not show the current request digest")
 	}
 }
