@@ -466,8 +466,10 @@ func runMultisig(t *testing.T, signers []hsm.Signer, keys []chain.OwnKey) {
 	}
 	raw1, op1 := fund(t, p2wshScript(ws), 3_000_000)
 	raw2, op2 := fund(t, p2wshScript(ws), 2_000_000)
-	changeAddr, _ := ms.Address(testNet)
-	_ = changeAddr
+	changeAddr, err := ms.Address(testNet)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Payment with change back to the multisig: build with a P2WPKH change
 	// key, then swap the change script for the multisig's (builder change is P2WPKH only).
 	p, err := BuildPayment(PaymentRequest{Network: testNet, FeeRateSatPerVB: 4, ChangePubKey: foreignPub(t),
@@ -492,7 +494,7 @@ func runMultisig(t *testing.T, signers []hsm.Signer, keys []chain.OwnKey) {
 		if !sum.Inputs[0].Ours || !sum.Inputs[1].Ours || sum.Inputs[0].ScriptType != ScriptP2WSHMultisig {
 			t.Fatalf("cosigner %d inputs %+v", i, sum.Inputs)
 		}
-		if sum.Outputs[0].Change || !sum.Outputs[1].Change {
+		if sum.Outputs[0].Change || !sum.Outputs[1].Change || sum.Outputs[1].Address != changeAddr {
 			t.Fatalf("cosigner %d: change flags wrong: %+v", i, sum.Outputs)
 		}
 		if n := len(tx.SigningItems()); n != 2 {
