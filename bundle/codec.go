@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
@@ -183,9 +184,67 @@ func decodeStrict(data []byte, t Type, maxBytes int, lim Limits, w any) error {
 		return err
 	}
 	if err := dm.Unmarshal(body, w); err != nil {
+		var unknown *cbor.UnknownFieldError
+		if errors.As(err, &unknown) {
+			if path, key, ok := locateUnknown(name, body, reflect.TypeOf(w).Elem()); ok {
+				return fieldErr(path, fmt.Errorf("%w: unknown field %d", ErrMalformed, key))
+			}
+		}
 		return fieldErr(name, fmt.Errorf("%w: %s", ErrMalformed, describeCBORError(err)))
 	}
 	return nil
+}
+
+// locateUnknown finds the path of the first unknown map key in raw, read
+// against the wire struct type t. It only runs on the error path, on input
+// that already passed the size cap and the well-formedness check.
+func locateUnknown(path string, raw []byte, t reflect.Type) (string, uint64, bool) {
+	var m map[uint64]cbor.RawMessage
+	if err := cbor.Unmarshal(raw, &m); err != nil {
+		return "", 0, false
+	}
+	known := map[uint64]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("cbor"), ",")
+		var k uint64
+		if _, err := fmt.Sscan(tag, &k); err == nil {
+			known[k] = f
+		}
+	}
+	keys := make([]uint64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		f, ok := known[k]
+		if !ok {
+			return path, k, true
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		sub := path + "." + snake(f.Name)
+		switch {
+		case ft.Kind() == reflect.Struct:
+			if p, key, ok := locateUnknown(sub, m[k], ft); ok {
+				return p, key, true
+			}
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			var items []cbor.RawMessage
+			if err := cbor.Unmarshal(m[k], &items); err != nil {
+				continue
+			}
+			for i, it := range items {
+				if p, key, ok := locateUnknown(fmt.Sprintf("%s[%d]", sub, i), it, ft.Elem()); ok {
+					return p, key, true
+				}
+			}
+		}
+	}
+	return "", 0, false
 }
 
 // checkCanonical compares the input with the re-encoding of what was decoded.

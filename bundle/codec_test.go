@@ -150,8 +150,8 @@ func expfailCases(t *testing.T) []struct {
 		want  error
 		field string
 	}{
-		{"expfail_request_unknown_field", withBody(req, joinMap(setPair(rp, 11, enc(t, 1)))), ErrMalformed, "unknown field"},
-		{"expfail_request_unknown_tx_field", withBody(req, joinMap(setPair(rp, 8, txUnknown))), ErrMalformed, "unknown field"},
+		{"expfail_request_unknown_field", withBody(req, joinMap(setPair(rp, 11, enc(t, 1)))), ErrMalformed, "request: malformed: unknown field 11"},
+		{"expfail_request_unknown_tx_field", withBody(req, joinMap(setPair(rp, 8, txUnknown))), ErrMalformed, "request.transactions[0]: malformed: unknown field 4"},
 		{"expfail_request_duplicate_key", withBody(req, joinMap(dupKey)), ErrMalformed, "duplicate map key 2"},
 		{"expfail_request_trailing_byte", append(append([]byte(nil), req...), 0x00), ErrMalformed, "trailing bytes"},
 		{"expfail_request_truncated", req[:len(req)-1], ErrMalformed, "request"},
@@ -171,9 +171,11 @@ func expfailCases(t *testing.T) []struct {
 		{"expfail_request_control_in_reason", withBody(req, joinMap(setPair(rp, 7, enc(t, "ok\x1b[2J")))), ErrInvalid, "request.reason"},
 		{"expfail_request_short_policy_hash", withBody(req, joinMap(setPair(rp, 10, shortPolicy))), ErrInvalid, "request.approvals[0].policy_hash"},
 		{"expfail_request_duplicate_officer", withBody(req, joinMap(setPair(rp, 10, dupOfficer))), ErrInvalid, "request.approvals[1].officer"},
+		{"expfail_request_huge_length_header", withBody(req, joinMap(setPair(rp, 8, append([]byte{0x81, 0xa3, 0x01, 0x61, 0x78, 0x02, 0x64, 'p', 's', 'b', 't', 0x03, 0x5b, 0, 0, 1, 0, 0, 0, 0, 0}, 0x00)))), ErrMalformed, "request"},
 		{"expfail_request_is_response", resp, ErrWrongType, "request"},
 		{"expfail_request_not_a_bundle", []byte("psbt\xff\x01\x00\x02"), ErrWrongType, "request"},
-		{"expfail_approval_unknown_field", withBody(appr, joinMap(setPair(apP, 5, enc(t, "x")))), ErrMalformed, "unknown field"},
+		{"expfail_approval_unknown_field", withBody(appr, joinMap(setPair(apP, 5, enc(t, "x")))), ErrMalformed, "approval: malformed: unknown field 5"},
+		{"expfail_approval_unknown_nested_field", withBody(appr, joinMap(setPair(apP, 4, joinMap(setPair(splitMap(t, apP[3].val), 7, enc(t, 0)))))), ErrMalformed, "approval.approval: malformed: unknown field 7"},
 		{"expfail_approval_is_request", req, ErrWrongType, "approval"},
 		{"expfail_approval_zero_digest", withBody(appr, joinMap(setPair(apP, 3, enc(t, make([]byte, 32))))), ErrInvalid, "approval.request_digest"},
 		{"expfail_response_refused_without_refusal", withBody(resp, joinMap(dropPair(respP, 6))), ErrInvalid, "response.refusal"},
