@@ -154,6 +154,9 @@ func (h *HSM) generateIdentity(sh p11.SessionHandle, alg sigkey.Algorithm) error
 		p11.NewAttribute(p11.CKA_SENSITIVE, true),
 		p11.NewAttribute(p11.CKA_EXTRACTABLE, false),
 		p11.NewAttribute(p11.CKA_SIGN, true),
+		p11.NewAttribute(p11.CKA_DECRYPT, false),
+		p11.NewAttribute(p11.CKA_UNWRAP, false),
+		p11.NewAttribute(p11.CKA_DERIVE, false),
 		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
 		p11.NewAttribute(p11.CKA_ID, id),
 	}

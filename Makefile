@@ -1,0 +1,61 @@
+# Icebox build, test and demo targets. cgo is required (PKCS#11).
+SHELL      := /bin/bash
+GO         ?= go
+FUZZTIME   ?= 10s
+APT_PKGS   := softhsm2 opensc zbar-tools qrencode
+export CGO_ENABLED := 1
+
+.PHONY: all build test deps demo lint fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/iceboxd ./cmd/iceboxd
+	$(GO) build -o bin/icebox ./cmd/icebox
+
+# deps installs the system packages the tests and the demo need (apt-get,
+# as root) or prints the command to run.
+deps:
+	@missing=""; \
+	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
+	command -v pkcs11-tool   >/dev/null || missing="$$missing opensc"; \
+	command -v zbarimg       >/dev/null || missing="$$missing zbar-tools"; \
+	command -v qrencode      >/dev/null || missing="$$missing qrencode"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else \
+			echo "missing packages:$$missing"; \
+			echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+		fi; \
+	fi
+	@softhsm-test/token.sh --module >/dev/null
+
+# test runs everything, including the SoftHSM2 suite, with the race detector.
+test: deps
+	$(GO) test -race -count=1 ./...
+
+demo: deps build
+	@scripts/demo.sh
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@if command -v staticcheck >/dev/null; then staticcheck ./...; fi
+
+# fuzz runs every Fuzz target of every package for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . ./...
+
+clean:
+	rm -rf bin demo

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/icebox-custody/icebox/chain"
+)
+
+// errConfig marks configuration problems (exit code 2).
+var errConfig = errors.New("configuration error")
+
+// Config is the whole iceboxd configuration, read once from --config with
+// viper (UnmarshalExact: unknown keys are errors), validated, then passed
+// down as values. There are no environment overrides: the only environment
+// variable iceboxd reads is ICEBOX_HSM_PIN, the PIN itself, which is never
+// in this file. Relative paths are relative to the config file's directory.
+type Config struct {
+	HSM                  HSMConfig      `mapstructure:"hsm"`
+	Store                StoreConfig    `mapstructure:"store"`
+	Networks             NetworksConfig `mapstructure:"networks"`
+	InboxDir             string         `mapstructure:"inbox_dir"`
+	OutboxDir            string         `mapstructure:"outbox_dir"`
+	ArchiveDir           string         `mapstructure:"archive_dir"`
+	PolicyFile           string         `mapstructure:"policy_file"`
+	RosterFile           string         `mapstructure:"roster_file"`
+	ClockTolerance       time.Duration  `mapstructure:"clock_tolerance"`
+	AuditCheckpointEvery int            `mapstructure:"audit_checkpoint_every"`
+
+	// path is the config file it was read from.
+	path string
+}
+
+// HSMConfig selects the PKCS#11 module and token. It never holds a PIN.
+type HSMConfig struct {
+	Module         string `mapstructure:"module"`
+	TokenLabel     string `mapstructure:"token_label"`
+	TokenSerial    string `mapstructure:"token_serial"`
+	PINFile        string `mapstructure:"pin_file"`
+	PINPrompt      bool   `mapstructure:"pin_prompt"`
+	Sessions       int    `mapstructure:"sessions"`
+	MaxPINFailures int    `mapstructure:"max_pin_failures"`
+}
+
+// StoreConfig says where the signer keeps its state.
+type StoreConfig struct {
+	Dir string `mapstructure:"dir"`
+}
+
+// NetworksConfig names the network of each chain family, e.g.
+// btc: btc-regtest, eth: eth-1337.
+type NetworksConfig struct {
+	BTC chain.Network `mapstructure:"btc"`
+	ETH chain.Network `mapstructure:"eth"`
+}
+
+var configPath string
+
+func init() {
+	rootCmd.PersistentFlags().StringVar(&configPath, "config", "", "iceboxd configuration file (YAML; required)")
+}
+
+// loadConfig reads and validates --config. A missing file is fatal.
+func loadConfig(*cobra.Command) (Config, error) {
+	if configPath == "" {
+		return Config{}, fmt.Errorf("%w: --config FILE is required (see configs/iceboxd.example.yaml)", errConfig)
+	}
+	return readConfig(configPath)
+}
+
+func readConfig(path string) (Config, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Config{}, fmt.Errorf("%w: config file %s: %v", errConfig, path, err)
+	}
+	v := viper.New()
+	v.SetConfigFile(path)
+	if err := v.ReadInConfig(); err != nil {
+		return Config{}, fmt.Errorf("%w: read %s: %v", errConfig, path, err)
+	}
+	var c Config
+	// viper's default decode hooks turn "30s" into a time.Duration.
+	if err := v.UnmarshalExact(&c); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %v", errConfig, path, err)
+	}
+	c.path = path
+	base, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %v", errConfig, path, err)
+	}
+	c.resolvePaths(base)
+	if err := c.validate(); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", errConfig, path, err)
+	}
+	return c, nil
+}
+
+func (c *Config) resolvePaths(base string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	abs(&c.HSM.PINFile)
+	abs(&c.Store.Dir)
+	abs(&c.InboxDir)
+	abs(&c.OutboxDir)
+	abs(&c.ArchiveDir)
+	abs(&c.PolicyFile)
+	abs(&c.RosterFile)
+	// hsm.module is left as written: a bare library name is the loader's business.
+}
+
+func (c *Config) validate() error {
+	if c.HSM.Module == "" {
+		return errors.New("hsm.module: required (path of the PKCS#11 library)")
+	}
+	if (c.HSM.TokenLabel == "") == (c.HSM.TokenSerial == "") {
+		return errors.New("hsm: set exactly one of token_label and token_serial")
+	}
+	if c.HSM.Sessions < 0 || c.HSM.Sessions > 1024 {
+		return fmt.Errorf("hsm.sessions: %d, want 0 (= number of CPUs) .. 1024", c.HSM.Sessions)
+	}
+	if c.HSM.MaxPINFailures < 0 || c.HSM.MaxPINFailures > 100 {
+		return fmt.Errorf("hsm.max_pin_failures: %d, want 0 (= default) .. 100", c.HSM.MaxPINFailures)
+	}
+	if c.Store.Dir == "" {
+		return errors.New("store.dir: required")
+	}
+	if c.Networks.BTC == "" && c.Networks.ETH == "" {
+		return errors.New("networks: configure at least one of btc and eth")
+	}
+	if c.Networks.BTC != "" && c.Networks.BTC.Family() != chain.FamilyBTC {
+		return fmt.Errorf("networks.btc: %q is not a Bitcoin network (btc-mainnet, btc-testnet, btc-regtest, btc-simnet, btc-signet)", c.Networks.BTC)
+	}
+	if c.Networks.BTC != "" {
+		if _, err := addressFor(make33(), c.Networks.BTC); err != nil {
+			return fmt.Errorf("networks.btc: %w", err)
+		}
+	}
+	if c.Networks.ETH != "" && c.Networks.ETH.Family() != chain.FamilyETH {
+		return fmt.Errorf("networks.eth: %q is not an Ethereum network (eth-<chain id>)", c.Networks.ETH)
+	}
+	if c.Networks.ETH != "" {
+		var id uint64
+		if _, err := fmt.Sscanf(string(c.Networks.ETH), "eth-%d", &id); err != nil || id == 0 || chain.EthereumNetwork(id) != c.Networks.ETH {
+			return fmt.Errorf("networks.eth: %q, want eth-<decimal chain id>", c.Networks.ETH)
+		}
+	}
+	if c.ClockTolerance < 0 {
+		return fmt.Errorf("clock_tolerance: %s is negative", c.ClockTolerance)
+	}
+	if c.AuditCheckpointEvery < 0 {
+		return fmt.Errorf("audit_checkpoint_every: %d is negative", c.AuditCheckpointEvery)
+	}
+	return nil
+}
+
+// network returns the configured network of a chain family.
+func (c *Config) network(f chain.Family) (chain.Network, error) {
+	switch f {
+	case chain.FamilyBTC:
+		if c.Networks.BTC != "" {
+			return c.Networks.BTC, nil
+		}
+	case chain.FamilyETH:
+		if c.Networks.ETH != "" {
+			return c.Networks.ETH, nil
+		}
+	default:
+		return "", fmt.Errorf("unknown chain %q (want btc or eth)", f)
+	}
+	return "", fmt.Errorf("%w: networks.%s is not configured", errConfig, f)
+}
+
+// make33 is a valid compressed public key (the secp256k1 generator) used to
+// check that a network name is known.
+func make33() []byte {
+	return []byte{0x02, 0x79, 0xbe, 0x66, 0x7e, 0xf9, 0xdc, 0xbb, 0xac, 0x55, 0xa0, 0x62, 0x95, 0xce, 0x87, 0x0b, 0x07,
+		0x02, 0x9b, 0xfc, 0xdb, 0x2d, 0xce, 0x28, 0xd9, 0x59, 0xf2, 0x81, 0x5b, 0x16, 0xf8, 0x17, 0x98}
+}
