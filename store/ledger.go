@@ -121,8 +121,13 @@ type Reservation struct {
 // CompleteRequest is the second phase after every signature was made.
 type CompleteRequest struct {
 	// Response is the exact response bundle, returned again for an
-	// identical re-submission.
+	// identical re-submission. Leave it nil and set Build instead when the
+	// response must name the outcome record.
 	Response []byte
+	// Build, when set, is called inside the same transaction with the
+	// appended outcome record (its Seq and Hash final) and returns the
+	// response bytes to store. An error from Build rolls everything back.
+	Build func(outcome Record) ([]byte, error)
 	// Outcome is the audit record (kind forced to "signed").
 	Outcome Record
 }
@@ -453,8 +458,8 @@ func (s *Store) Complete(res *Reservation, req CompleteRequest) (Record, error) 
 	if err := s.writable(); err != nil {
 		return Record{}, err
 	}
-	if len(req.Response) == 0 {
-		return Record{}, fmt.Errorf("%w: complete: empty response", ErrInvalid)
+	if (len(req.Response) == 0) == (req.Build == nil) {
+		return Record{}, fmt.Errorf("%w: complete: give exactly one of a response and a response builder", ErrInvalid)
 	}
 	now := s.now()
 	var out Record
@@ -467,8 +472,17 @@ func (s *Store) Complete(res *Reservation, req CompleteRequest) (Record, error) 
 		if err != nil {
 			return err
 		}
+		response := req.Response
+		if req.Build != nil {
+			if response, err = req.Build(out); err != nil {
+				return fmt.Errorf("build response: %w", err)
+			}
+			if len(response) == 0 {
+				return fmt.Errorf("%w: complete: response builder returned nothing", ErrInvalid)
+			}
+		}
 		e.State = StateDone.String()
-		e.Response = req.Response
+		e.Response = response
 		return putJSON(tx.Bucket(bucketRequests), []byte(res.RequestID), e)
 	})
 	if err != nil {

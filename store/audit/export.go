@@ -247,3 +247,26 @@ func Verify(r io.Reader, signerKey sigkey.PublicKey) (Report, error) {
 		}
 	}
 }
+
+// ReadHeader reads and strictly parses only the header line of an export
+// and returns the signer key it names. The key is NOT trusted by this: the
+// caller must pin it (by fingerprint) before passing it to Verify.
+func ReadHeader(r io.Reader) (sigkey.PublicKey, error) {
+	lr := &lineReader{r: bufio.NewReaderSize(r, 4<<10)}
+	line, err := lr.next()
+	if err == io.EOF {
+		return sigkey.PublicKey{}, &VerifyError{Line: 1, Err: fmt.Errorf("%w: empty export (no header line)", ErrTruncated)}
+	}
+	if err != nil {
+		return sigkey.PublicKey{}, err
+	}
+	var h headerLine
+	if err := decodeStrict(line, &h); err != nil || h.Type != "header" || h.Format != ExportFormat {
+		return sigkey.PublicKey{}, &VerifyError{Line: 1, Err: fmt.Errorf("%w: not an %s header", ErrMalformed, ExportFormat)}
+	}
+	pub, err := sigkey.ParsePublicKey(h.Signer)
+	if err != nil {
+		return sigkey.PublicKey{}, &VerifyError{Line: 1, Err: fmt.Errorf("%w: header field signer: %v", ErrMalformed, err)}
+	}
+	return pub, nil
+}
