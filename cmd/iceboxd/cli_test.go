@@ -173,7 +173,7 @@ func TestCLIOperatorErrors(t *testing.T) {
 		{"wrong PIN", []string{"--config", write("a.yaml", base(tok.ModulePath, tok.Label, wrongPIN)), "init"}, exitHSMAccess, "wrong HSM user PIN"},
 		{"missing module", []string{"--config", write("b.yaml", base("/nope/libp11.so", tok.Label, tok.PINFile)), "init"}, exitHSMDevice, "cannot load the PKCS#11 module"},
 		{"missing token", []string{"--config", write("c.yaml", base(tok.ModulePath, "absent", tok.PINFile)), "init"}, exitHSMDevice, "HSM token not found"},
-		{"unknown key", []string{"--config", write("d.yaml", base(tok.ModulePath, tok.Label, tok.PINFile) + "polcy_file: x\n"), "init"}, exitConfig, "polcy_file"},
+		{"unknown key", []string{"--config", write("d.yaml", base(tok.ModulePath, tok.Label, tok.PINFile)+"polcy_file: x\n"), "init"}, exitConfig, "polcy_file"},
 		{"missing config", []string{"--config", filepath.Join(dir, "none.yaml"), "init"}, exitConfig, "none.yaml"},
 		{"no config flag", []string{"init"}, exitConfig, "--config FILE is required"},
 		{"bad network", []string{"--config", write("e.yaml", strings.Replace(base(tok.ModulePath, tok.Label, tok.PINFile), "btc-regtest", "eth-1", 1)), "init"}, exitConfig, "networks.btc"},
