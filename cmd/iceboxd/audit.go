@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/icebox-custody/icebox/bundle/files"
+)
+
+var auditCmd = &cobra.Command{
+	Use:   "audit",
+	Short: "Export or verify the hash-chained audit log",
+}
+
+var auditExportOut string
+
+var auditExportCmd = &cobra.Command{
+	Use:   "export -o FILE",
+	Short: "Write the audit log as JSON Lines with its signed checkpoints (verify with: icebox audit verify)",
+	Args:  cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, _ []string) error {
+		if auditExportOut == "" {
+			return fmt.Errorf("%w: -o FILE is required", errConfig)
+		}
+		cfg, err := loadConfig(cmd)
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		d, err := openDaemon(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		if _, err := d.store.Checkpoint(ctx); err != nil {
+			return err
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(auditExportOut), ".audit-export-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		if err := d.store.ExportAudit(tmp); err != nil {
+			tmp.Close()
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		data, err := os.ReadFile(tmp.Name())
+		if err != nil {
+			return err
+		}
+		dir, name := filepath.Split(auditExportOut)
+		if dir == "" {
+			dir = "."
+		}
+		if err := files.WriteAtomic(dir, name, data); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "audit log exported to %s (%d bytes)\n", auditExportOut, len(data))
+		return nil
+	},
+}
+
+var auditVerifyCmd = &cobra.Command{
+	Use:   "verify",
+	Short: "Verify the live audit log: hash chain, checkpoints and the HSM anchor",
+	Args:  cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, _ []string) error {
+		cfg, err := loadConfig(cmd)
+		if err != nil {
+			return err
+		}
+		d, err := openDaemon(context.Background(), cfg)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		rep, err := d.store.VerifyAudit()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), rep.String())
+		return nil
+	},
+}
+
+func init() {
+	auditExportCmd.Flags().StringVarP(&auditExportOut, "out", "o", "", "export file")
+	auditCmd.AddCommand(auditExportCmd, auditVerifyCmd)
+	rootCmd.AddCommand(auditCmd)
+}
