@@ -554,7 +554,7 @@ func (ev *evaluation) run(r *Rule) ([]Check, []Charge, error) {
 		})
 	}
 	if l.MaxFeePercent != nil {
-		perTx("max_fee_percent", l.MaxFeePercent.FloatString(4)+"% of the amount", func(v *txView) string {
+		perTx("max_fee_percent", pct(l.MaxFeePercent)+"% of the amount", func(v *txView) string {
 			if v.s.Fee == nil {
 				return "the fee is unknown"
 			}
@@ -563,7 +563,7 @@ func (ev *evaluation) run(r *Rule) ([]Check, []Charge, error) {
 			lhs := new(big.Rat).SetInt(new(big.Int).Mul(v.s.Fee, big.NewInt(100)))
 			rhs := new(big.Rat).Mul(l.MaxFeePercent, new(big.Rat).SetInt(amt))
 			if lhs.Cmp(rhs) > 0 {
-				return fmt.Sprintf("fee %s is more than %s%% of %s", fmtN(v.s.Fee), l.MaxFeePercent.FloatString(4), fmtA(amt))
+				return fmt.Sprintf("fee %s is more than %s%% of %s", fmtN(v.s.Fee), pct(l.MaxFeePercent), fmtA(amt))
 			}
 			return ""
 		})
@@ -700,4 +700,9 @@ func (ev *evaluation) run(r *Rule) ([]Check, []Charge, error) {
 	}
 	sort.Slice(charges, func(i, j int) bool { return charges[i].Counter < charges[j].Counter })
 	return checks, charges, nil
+}
+
+// pct renders a percentage without trailing zeros.
+func pct(r *big.Rat) string {
+	return strings.TrimRight(strings.TrimRight(r.FloatString(6), "0"), ".")
 }

@@ -124,7 +124,7 @@ func (p *Policy) explainLimits(r *Rule) []string {
 		out = append(out, "fee rate at most "+formatFeeRate(assetFamily(a), l.MaxFeeRate))
 	}
 	if l.MaxFeePercent != nil {
-		out = append(out, "fee at most "+strings.TrimRight(strings.TrimRight(l.MaxFeePercent.FloatString(6), "0"), ".")+"% of the amount sent")
+		out = append(out, "fee at most "+pct(l.MaxFeePercent)+"% of the amount sent")
 	}
 	if l.MaxInputs > 0 {
 		out = append(out, fmt.Sprintf("at most %d inputs per transaction", l.MaxInputs))
