@@ -44,7 +44,6 @@ func parseDecimal(s string, decimals int) (*big.Int, error) {
 
 // parseAmountText parses "<decimal> <unit>" or "<integer>" (base units).
 func parseAmountText(s string, units map[string]int, what string) (*big.Int, error) {
-	s = strings.TrimSpace(s)
 	num, unit, hasUnit := strings.Cut(s, " ")
 	if !hasUnit {
 		if yamlstrict.IsDecimalDigits(s) {
@@ -52,7 +51,6 @@ func parseAmountText(s string, units map[string]int, what string) (*big.Int, err
 		}
 		return nil, fmt.Errorf("%q is neither an integer in base units nor \"<number> <unit>\" (units for %s: %s)", s, what, unitList(units))
 	}
-	unit = strings.TrimSpace(unit)
 	dec, ok := units[unit]
 	if !ok {
 		return nil, fmt.Errorf("unknown unit %q for %s (want one of: %s)", unit, what, unitList(units))

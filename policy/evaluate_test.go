@@ -116,7 +116,7 @@ func TestEvaluateTable(t *testing.T) {
 		}()}, wed, nil, false, "usdc-exchange", []string{"max_fee_rate"}},
 		{"eth-from not in key group", "withdrawal", "ops-desk", []chain.Summary{func() chain.Summary { s := usdcTx(1); s.From = ethTo; return s }()}, wed, nil, false, "everything-else", nil},
 		{"consolidation sending out is refused", "consolidation", "hot-1", []chain.Summary{btcTx(cold, out{exchAddr, 1, false})}, wed, nil, false, "", []string{"request-kind"}},
-		{"mixed networks match no allow rule", "withdrawal", "ops-desk", append(exch(btc / 10), usdcTx(1)), wed, nil, false, "everything-else", nil},
+		{"mixed networks match no allow rule", "withdrawal", "ops-desk", append(exch(btc/10), usdcTx(1)), wed, nil, false, "everything-else", nil},
 		{"stranger destination", "withdrawal", "ops-desk", []chain.Summary{btcTx([]string{"k"}, out{strayAddr, 1000, false})}, wed, nil, false, "everything-else", nil},
 	}
 	for _, c := range cases {

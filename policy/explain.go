@@ -108,7 +108,7 @@ func (p *Policy) explainLimits(r *Rule) []string {
 		out = append(out, "at most "+p.FormatAmount(a, l.PerBatch)+" per request (all transactions together)")
 	}
 	for _, v := range l.Velocity {
-		out = append(out, fmt.Sprintf("at most %s per %s in any %s (including what this request sends)", p.FormatAmount(a, v.Max), v.Per, humanDuration(v.Window)))
+		out = append(out, fmt.Sprintf("at most %s %s in any %s (including what this request sends)", p.FormatAmount(a, v.Max), scopeText[v.Per], humanDuration(v.Window)))
 	}
 	if l.Lifetime != nil {
 		out = append(out, "at most "+p.FormatAmount(a, l.Lifetime)+" under this rule, ever")
@@ -191,6 +191,13 @@ func days(d [7]bool) string {
 	return strings.Join(out, ", ")
 }
 
+var scopeText = map[Scope]string{
+	PerRule:        "under this rule",
+	PerSource:      "from any one of our keys",
+	PerDestination: "to any one destination",
+	PerRequester:   "for any one requester (all rules)",
+}
+
 func hhmm(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
 func humanDuration(d time.Duration) string {
@@ -201,7 +208,14 @@ func humanDuration(d time.Duration) string {
 		}
 		return fmt.Sprintf("%d days", n)
 	}
-	return d.String()
+	s := d.String() // "30m0s", "2h0m0s", "1h30m0s"
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // Explain renders the decision for a custody officer: outcome, rule,

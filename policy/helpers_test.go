@@ -142,5 +142,5 @@ func withFee(s chain.Summary, fee, rate int64) chain.Summary {
 func usdcTx(amount int64) chain.Summary {
 	return chain.Summary{Network: "eth-1337", Kind: chain.KindTokenTransfer, ID: "e1", From: ethFrom, To: usdc,
 		Outputs: []chain.Output{{Address: ethTo, Asset: chain.ERC20(usdc), Amount: big.NewInt(amount)}},
-		Fee: big.NewInt(21000 * 50_000_000_000), FeeRate: big.NewInt(50_000_000_000), ChainID: 1337, Nonce: 1}
+		Fee:     big.NewInt(21000 * 50_000_000_000), FeeRate: big.NewInt(50_000_000_000), ChainID: 1337, Nonce: 1}
 }

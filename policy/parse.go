@@ -280,8 +280,11 @@ func (ps *parser) rule(n *yaml.Node, f string) (Rule, error) {
 				return Rule{}, d.Errf(m.KeyNode(k), m.Sub(k), "a deny rule has no %s", k)
 			}
 		}
+		if !m.Has("reason") {
+			return Rule{}, d.Errf(n, m.Sub("reason"), "a deny rule must state its reason")
+		}
 		if r.Reason, err = d.String(m.Get("reason"), m.Sub("reason")); err != nil {
-			return Rule{}, d.Errf(m.Get("reason"), m.Sub("reason"), "a deny rule must state its reason")
+			return Rule{}, err
 		}
 	default:
 		return Rule{}, d.Errf(m.Get("action"), m.Sub("action"), "unknown action %q (want allow or deny)", act)
