@@ -127,4 +127,3 @@ func (s *Store) Active(kind Kind, now time.Time) (active Installed, ok bool, pen
 	})
 	return active, ok, pending, err
 }
-
