@@ -64,6 +64,9 @@ func openDaemon(ctx context.Context, cfg Config) (_ *daemon, err error) {
 		Logger:          slog.Default(),
 	})
 	if err != nil {
+		if st != nil { // a quarantined (rolled-back) store is returned open
+			st.Close()
+		}
 		return nil, err
 	}
 	return &daemon{cfg: cfg, hsm: h, identity: id, store: st}, nil

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
+	"github.com/icebox-custody/icebox/chain"
+	"github.com/icebox-custody/icebox/chain/registry"
+	"github.com/icebox-custody/icebox/manifest"
+	"github.com/icebox-custody/icebox/officer"
+	"github.com/icebox-custody/icebox/sigkey"
+	"github.com/icebox-custody/icebox/wallet"
+)
+
+// addManifestFlags adds --manifest and --signer, the pinned watch-only
+// manifest every command that decodes transactions or checks the signer needs.
+func addManifestFlags(cmd *cobra.Command) {
+	cmd.Flags().String("manifest", "", "the signer's signed watch-only manifest (required)")
+	cmd.Flags().String("signer", "", "pinned signer fingerprint, as printed by iceboxd init (required)")
+}
+
+// loadManifest reads and verifies --manifest against --signer and re-derives
+// every address.
+func loadManifest(cmd *cobra.Command) (*manifest.Manifest, error) {
+	path, _ := cmd.Flags().GetString("manifest")
+	fp, _ := cmd.Flags().GetString("signer")
+	if path == "" || fp == "" {
+		return nil, errors.New("--manifest FILE and --signer FINGERPRINT are required: they say which keys are ours and which signer to trust")
+	}
+	data, err := readManifestFile(path, manifest.MaxSize)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Verify(data, fp)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	if err := manifest.CheckAddresses(m, deriveAddress); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// manifestAdapters builds adapters for every network named in the manifest.
+func manifestAdapters(m *manifest.Manifest) (map[chain.Network]chain.Adapter, error) {
+	var nets []chain.Network
+	for _, e := range m.Entries {
+		nets = append(nets, e.Network)
+	}
+	return registry.Adapters(nets, wallet.OwnKeys(m))
+}
+
+// addKeyFlags adds --key and --passphrase-file for a party's signing key.
+func addKeyFlags(cmd *cobra.Command, what string) {
+	cmd.Flags().String("key", "", what+" key file (icebox officer keygen)")
+	cmd.Flags().String("passphrase-file", "", "read the key passphrase from this file (else $"+officer.PassphraseEnv+" or a prompt)")
+}
+
+// loadKey opens the --key file with its passphrase.
+func loadKey(cmd *cobra.Command) (sigkey.Signer, error) {
+	path, _ := cmd.Flags().GetString("key")
+	pfile, _ := cmd.Flags().GetString("passphrase-file")
+	if path == "" {
+		return nil, errors.New("--key FILE is required")
+	}
+	pass, err := officer.PassphraseSource{File: pfile, Prompt: terminalPrompt()}.Read()
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", path, err)
+	}
+	s, err := officer.Load(path, pass)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// readBundleFile reads a bundle file, capped at the largest bundle size.
+func readBundleFile(path string) ([]byte, error) {
+	lim := bundle.DefaultLimits()
+	return readManifestFile(path, int64(max(lim.MaxRequestBytes, lim.MaxResponseBytes)))
+}
+
+// readRequest reads and strictly decodes a request bundle.
+func readRequest(path string) (*bundle.Request, error) {
+	data, err := readBundleFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := bundle.DecodeRequest(data, bundle.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// writeBundle writes a request atomically.
+func writeRequest(path string, r *bundle.Request) error {
+	data, err := bundle.EncodeRequest(r)
+	if err != nil {
+		return err
+	}
+	return writeFile(path, data)
+}
+
+func writeFile(path string, data []byte) error {
+	dir, name := splitPath(path)
+	return files.WriteAtomic(dir, name, data)
+}
