@@ -108,3 +108,13 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleRosterParses(t *testing.T) {
+	data, err := os.ReadFile("../configs/roster.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseRoster("roster.example.yaml", data); err != nil {
+		t.Fatal(err)
+	}
+}
