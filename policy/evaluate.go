@@ -597,6 +597,7 @@ func (ev *evaluation) run(r *Rule) ([]Check, []Charge, error) {
 			continue
 		}
 		ok, detail := true, ""
+		var highest *big.Int
 		for _, c := range keys {
 			spent, err := u.Spent(c, since)
 			if err != nil {
@@ -608,11 +609,13 @@ func (ev *evaluation) run(r *Rule) ([]Check, []Charge, error) {
 			after := new(big.Int).Add(spent, cs[vl.Per][c])
 			if after.Cmp(vl.Max) > 0 {
 				ok = false
-				detail = fmt.Sprintf("%s: %s already spent in the last %s + %s in this batch = %s, the limit is %s", c, fmtA(spent), vl.Window, fmtA(cs[vl.Per][c]), fmtA(after), fmtA(vl.Max))
+				detail = fmt.Sprintf("%s: %s already charged in the last %s + %s in this request = %s, the limit is %s",
+					c, fmtA(spent), humanDuration(vl.Window), fmtA(cs[vl.Per][c]), fmtA(after), fmtA(vl.Max))
 				break
 			}
-			if detail == "" || after.Cmp(big.NewInt(0)) > 0 {
-				detail = fmt.Sprintf("at most %s of %s used in the last %s including this batch", fmtA(after), fmtA(vl.Max), vl.Window)
+			if highest == nil || after.Cmp(highest) > 0 {
+				highest = after
+				detail = fmt.Sprintf("%s: %s of %s used in the last %s including this request", c, fmtA(after), fmtA(vl.Max), humanDuration(vl.Window))
 			}
 		}
 		add(name, ok, "%s", detail)
