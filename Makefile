@@ -12,6 +12,7 @@ all: build
 build:
 	$(GO) build -o bin/iceboxd ./cmd/iceboxd
 	$(GO) build -o bin/icebox ./cmd/icebox
+	$(GO) build -o bin/demofund ./internal/demofund
 
 # deps installs the system packages the tests and the demo need (apt-get,
 # as root) or prints the command to run.

@@ -14,6 +14,7 @@ const (
 	exitConfig    = 2 // configuration missing or invalid
 	exitHSMAccess = 3 // wrong PIN, PIN locked, PIN missing
 	exitHSMDevice = 4 // module, token or session problem
+	exitRefused   = 5 // the request was refused; a signed refusal was written
 )
 
 // exitWith prints err for an operator and returns the process exit code.
@@ -31,6 +32,8 @@ func exitWith(w io.Writer, err error) int {
 
 func explain(err error) (string, int) {
 	switch {
+	case errors.Is(err, errRefused):
+		return "", exitRefused
 	case errors.Is(err, errConfig):
 		return "", exitConfig
 	case errors.Is(err, hsm.ErrPINLocked):
