@@ -28,8 +28,6 @@ type Config struct {
 	InboxDir             string         `mapstructure:"inbox_dir"`
 	OutboxDir            string         `mapstructure:"outbox_dir"`
 	ArchiveDir           string         `mapstructure:"archive_dir"`
-	PolicyFile           string         `mapstructure:"policy_file"`
-	RosterFile           string         `mapstructure:"roster_file"`
 	ClockTolerance       time.Duration  `mapstructure:"clock_tolerance"`
 	AuditCheckpointEvery int            `mapstructure:"audit_checkpoint_every"`
 
@@ -111,8 +109,6 @@ func (c *Config) resolvePaths(base string) {
 	abs(&c.InboxDir)
 	abs(&c.OutboxDir)
 	abs(&c.ArchiveDir)
-	abs(&c.PolicyFile)
-	abs(&c.RosterFile)
 	// hsm.module is left as written: a bare library name is the loader's business.
 }
 
