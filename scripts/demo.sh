@@ -59,7 +59,7 @@ echo "== icebox manifest verify (online side, pinned fingerprint)"
 
 D="$BIN/iceboxd --config $DEMO/iceboxd.yaml"
 M=(--manifest "$DEMO/out/manifest.json" --signer "$fp")
-mkdir -p "$DEMO/keys" "$DEMO/gov" "$DEMO/out/gate" "$DEMO/out/responses"
+mkdir -p "$DEMO/keys" "$DEMO/gov" "$DEMO/out/gate" "$DEMO/out/responses" "$DEMO/out/qr"
 printf 'demo passphrase, never use it for a real key\n' >"$DEMO/keys/passphrase"
 chmod 600 "$DEMO/keys/passphrase"
 P=(--passphrase-file "$DEMO/keys/passphrase")
@@ -177,10 +177,18 @@ for req in btc-sweep eth-sweep; do
 done
 
 echo
-echo "== the requests cross the air gap"
+echo "== the requests cross the air gap as animated QR codes (BC-UR)"
+"$BIN/icebox" qr encode "$DEMO/out/btc-sweep.icebox" --png-dir "$DEMO/out/qr/btc-sweep" --gif "$DEMO/out/qr/btc-sweep.gif"
+frames=("$DEMO"/out/qr/btc-sweep/frame-*.png)
+echo "  btc-sweep: ${#frames[@]} PNG frames (and an animated GIF) in $DEMO/out/qr/; the signer's camera reads them back"
+"$BIN/icebox" qr decode --quiet --out "$DEMO/out/gate/btc-sweep.icebox" "${frames[@]}"
+"$BIN/icebox" qr encode "$DEMO/out/eth-sweep.icebox" --text >"$DEMO/out/qr/eth-sweep.parts"
+echo "  eth-sweep: $(wc -l <"$DEMO/out/qr/eth-sweep.parts") UR text parts; shuffled, as a scanner delivers them"
+shuf "$DEMO/out/qr/eth-sweep.parts" | "$BIN/icebox" qr decode --quiet --out "$DEMO/out/gate/eth-sweep.icebox"
 for req in btc-sweep eth-sweep; do
-	cp "$DEMO/out/$req.icebox" "$DEMO/out/gate/$req.icebox"
+	cmp "$DEMO/out/$req.icebox" "$DEMO/out/gate/$req.icebox"
 done
+echo "  both requests arrived byte-identical"
 
 echo
 echo "== iceboxd signs (offline: policy, quorum, durable reservation, HSM, audit)"
@@ -189,9 +197,11 @@ for req in btc-sweep eth-sweep; do
 done
 
 echo
-echo "== the responses cross back"
+echo "== the responses cross back as QR text parts"
 for req in btc-sweep eth-sweep; do
-	cp "$DEMO/out/responses/$req.response.icebox" "$DEMO/out/gate/$req.response.icebox"
+	"$BIN/icebox" qr encode "$DEMO/out/responses/$req.response.icebox" --text |
+		shuf | "$BIN/icebox" qr decode --quiet --out "$DEMO/out/gate/$req.response.icebox"
+	cmp "$DEMO/out/responses/$req.response.icebox" "$DEMO/out/gate/$req.response.icebox"
 done
 
 echo
