@@ -97,6 +97,11 @@ func serveOne(ctx context.Context, cfg Config, d *daemon, in *files.Inbox, it fi
 	if err != nil {
 		return fmt.Errorf("write response for %s: %w", it.Name, err)
 	}
+	if dir, err := showResponseQR(ctx, cfg.OutboxDir, path, out.Encoded, os.Stdout); err != nil {
+		log.Warn("response written, but its QR frames could not be", "err", err)
+	} else {
+		log.Info("response QR frames written", "dir", dir)
+	}
 	if _, err := in.Done(it); err != nil {
 		return fmt.Errorf("archive %s: %w", it.Name, err)
 	}
