@@ -17,7 +17,10 @@ import (
 	"github.com/icebox-custody/icebox/signer"
 )
 
-var serveInterval time.Duration
+var (
+	serveInterval  time.Duration
+	serveStdinFlag bool
+)
 
 var serveCmd = &cobra.Command{
 	Use:   "serve",
@@ -49,6 +52,10 @@ opens no network socket.`,
 			return err
 		}
 		defer d.Close()
+		if serveStdinFlag {
+			slog.Info("serving UR parts from stdin", "outbox", cfg.OutboxDir)
+			return serveStdin(ctx, cfg, d, os.Stdin, os.Stdout)
+		}
 		in := &files.Inbox{Dir: cfg.InboxDir, Archive: cfg.ArchiveDir, Interval: serveInterval,
 			MaxBytes: int64(bundle.DefaultLimits().MaxRequestBytes)}
 		slog.Info("serving", "inbox", cfg.InboxDir, "outbox", cfg.OutboxDir)
@@ -122,6 +129,7 @@ func responseID(out signer.Outcome, it files.Item) string {
 }
 
 func init() {
+	serveCmd.Flags().BoolVar(&serveStdinFlag, "stdin", false, "read requests as UR parts, one per line on stdin (e.g. from zbarcam --raw), instead of watching the inbox")
 	serveCmd.Flags().DurationVar(&serveInterval, "poll", time.Second, "how often to look at the inbox")
 	rootCmd.AddCommand(serveCmd)
 }

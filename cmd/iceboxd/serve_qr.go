@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
 
+	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/qr"
 	"github.com/icebox-custody/icebox/ur"
 )
@@ -39,4 +44,77 @@ func showResponseQR(ctx context.Context, outbox, responsePath string, encoded []
 		}
 	}
 	return dir, nil
+}
+
+// serveStdin answers request bundles that arrive as UR parts, one per line
+// on r (what `zbarcam --raw` prints while an officer holds the hot wallet's
+// animated QR code to the signer's camera). Parts of one request may come in
+// any order and repeat; when a request is complete it is processed, its
+// response written to the outbox and shown as QR, and the next request may
+// begin. A bad part is reported and skipped; EOF ends serving.
+func serveStdin(ctx context.Context, cfg Config, d *daemon, r io.Reader, w io.Writer) error {
+	lim := bundle.DefaultLimits()
+	newDecoder := func() (*ur.Decoder, error) {
+		return ur.NewDecoder(ur.DecoderOptions{MaxMessageLen: lim.MaxRequestBytes + 16, Types: []string{ur.TypeIceboxRequest}})
+	}
+	dec, err := newDecoder()
+	if err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if ctx.Err() != nil {
+			return nil
+		}
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		if err := dec.Receive(line); err != nil {
+			slog.Warn("UR part refused", "err", err)
+			continue
+		}
+		if !dec.IsComplete() {
+			continue
+		}
+		_, cbor, err := dec.Result()
+		if dec, _ = newDecoder(); dec == nil {
+			return errors.New("cannot reset the UR decoder")
+		}
+		if err != nil {
+			slog.Warn("UR message refused", "err", err)
+			continue
+		}
+		data, err := ur.UnwrapBytes(cbor)
+		if err != nil {
+			slog.Warn("UR payload refused", "err", err)
+			continue
+		}
+		p, err := d.pipeline(ctx, nil)
+		if err != nil {
+			return err
+		}
+		out, err := p.Process(ctx, data)
+		if err != nil {
+			return err
+		}
+		id := out.Response.RequestID
+		if id == "" {
+			id = "unreadable-stdin"
+		}
+		path, err := files.WriteResponse(cfg.OutboxDir, id, out.Encoded)
+		if err != nil {
+			return err
+		}
+		if _, err := showResponseQR(ctx, cfg.OutboxDir, path, out.Encoded, w); err != nil {
+			slog.Warn("response written, but its QR frames could not be", "err", err)
+		}
+		if out.Refused() {
+			slog.Warn("refused", "request", id, "stage", out.Response.Refusal.Stage, "code", out.Response.Refusal.Code, "response", path)
+		} else {
+			slog.Info("signed", "request", id, "transactions", len(out.Response.Signed), "response", path)
+		}
+	}
+	return sc.Err()
 }
