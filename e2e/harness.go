@@ -21,6 +21,7 @@ import (
 	"github.com/icebox-custody/icebox/chain/registry"
 	"github.com/icebox-custody/icebox/manifest"
 	"github.com/icebox-custody/icebox/officer"
+	"github.com/icebox-custody/icebox/policy"
 	"github.com/icebox-custody/icebox/quorum"
 	"github.com/icebox-custody/icebox/sigkey"
 	softhsmtest "github.com/icebox-custody/icebox/softhsm-test/softhsmtest"
@@ -745,4 +746,26 @@ func (s *Signer) adapter(t testing.TB, n chain.Network) chain.Adapter {
 		t.Fatalf("no adapter for %s", n)
 	}
 	return ad
+}
+
+// governanceHashes are the hashes of the installed policy and roster files.
+func (s *Signer) governanceHashes(t testing.TB) (policyHash, rosterHash bundle.Digest) {
+	t.Helper()
+	pd, err := os.ReadFile(s.PolicyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Parse(s.PolicyFile, pd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := os.ReadFile(s.RosterFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := quorum.ParseRoster(s.RosterFile, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Hash(), r.Hash()
 }

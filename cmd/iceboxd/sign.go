@@ -45,7 +45,10 @@ The response goes to -o, else to outbox_dir, else next to the request.`,
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		data, err := readCapped(args[0], int64(bundle.DefaultLimits().MaxRequestBytes))
+		// At most one byte over the cap is read: an oversize request is
+		// refused by the pipeline's decoder (a signed refusal naming the
+		// size), never read whole and never left unanswered.
+		data, err := readPrefix(args[0], int64(bundle.DefaultLimits().MaxRequestBytes)+1)
 		if err != nil {
 			return fmt.Errorf("request: %w", err)
 		}
@@ -70,6 +73,20 @@ The response goes to -o, else to outbox_dir, else next to the request.`,
 		}
 		return report(cmd.OutOrStdout(), out, path)
 	},
+}
+
+// readPrefix reads at most limit bytes of path.
+func readPrefix(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
 }
 
 // writeOutcome writes the response atomically: to explicit, else the
