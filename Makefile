@@ -65,3 +65,13 @@ bench: deps
 
 clean:
 	rm -rf bin demo
+
+# crashtest SIGKILLs a real iceboxd serve CRASH_KILLS times while it answers
+# a stream of batched BTC/ETH requests on a SoftHSM2 token, restarts it and
+# checks the audit log, the outbox and the ledger after every restart
+# (internal/crashtest). Prints "crashtest: K kills, V violations".
+CRASH_KILLS ?= 200
+.PHONY: crashtest
+crashtest: deps build
+	$(GO) build -o bin/crashtest ./internal/crashtest
+	bin/crashtest -kills $(CRASH_KILLS) -bin bin

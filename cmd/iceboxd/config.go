@@ -3,8 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +34,8 @@ type Config struct {
 	ArchiveDir           string         `mapstructure:"archive_dir"`
 	ClockTolerance       time.Duration  `mapstructure:"clock_tolerance"`
 	AuditCheckpointEvery int            `mapstructure:"audit_checkpoint_every"`
+	// Multisig lists the P2WSH multisig wallets this signer cosigns (multisig.go).
+	Multisig []MultisigConfig `mapstructure:"multisig"`
 
 	// path is the config file it was read from.
 	path string
@@ -80,6 +86,9 @@ func readConfig(path string) (Config, error) {
 	v.SetConfigFile(path)
 	if err := v.ReadInConfig(); err != nil {
 		return Config{}, fmt.Errorf("%w: read %s: %v", errConfig, path, err)
+	}
+	if err := refuseListeners(v.AllSettings(), ""); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", errConfig, path, err)
 	}
 	var c Config
 	// viper's default decode hooks turn "30s" into a time.Duration.
@@ -154,6 +163,9 @@ func (c *Config) validate() error {
 	if c.AuditCheckpointEvery < 0 {
 		return fmt.Errorf("audit_checkpoint_every: %d is negative", c.AuditCheckpointEvery)
 	}
+	if _, err := c.multisigWallets(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -179,4 +191,76 @@ func (c *Config) network(f chain.Family) (chain.Network, error) {
 func make33() []byte {
 	return []byte{0x02, 0x79, 0xbe, 0x66, 0x7e, 0xf9, 0xdc, 0xbb, 0xac, 0x55, 0xa0, 0x62, 0x95, 0xce, 0x87, 0x0b, 0x07,
 		0x02, 0x9b, 0xfc, 0xdb, 0x2d, 0xce, 0x28, 0xd9, 0x59, 0xf2, 0x81, 0x5b, 0x16, 0xf8, 0x17, 0x98}
+}
+
+// errListener: the configuration names a network listener or endpoint.
+var errListener = errors.New("iceboxd opens no network listener or socket: it is an air-gapped signer and talks only through files (inbox_dir / outbox_dir)")
+
+// listenerWords are key names that ask for a network endpoint. A key whose
+// name is, starts or ends with one of them is refused, known key or not.
+var listenerWords = []string{"listen", "listener", "bind", "addr", "address", "host", "port", "rpc",
+	"http", "https", "grpc", "url", "endpoint", "server", "socket", "metrics", "prometheus", "pprof", "tcp", "udp"}
+
+// refuseListeners walks the raw settings and refuses any key that names a
+// network listener and any value that is a URL or a host:port. It runs
+// before UnmarshalExact so that the operator reads why, not only "unknown
+// key".
+func refuseListeners(settings map[string]any, prefix string) error {
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := prefix + k
+		if listenerKey(k) {
+			return fmt.Errorf("%s: %w", name, errListener)
+		}
+		if err := refuseListenerValue(name, settings[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func refuseListenerValue(name string, v any) error {
+	switch x := v.(type) {
+	case map[string]any:
+		return refuseListeners(x, name+".")
+	case []any:
+		for i, e := range x {
+			if err := refuseListenerValue(fmt.Sprintf("%s[%d]", name, i), e); err != nil {
+				return err
+			}
+		}
+	case string:
+		if networkValue(x) {
+			return fmt.Errorf("%s: %q is a network address: %w", name, x, errListener)
+		}
+	}
+	return nil
+}
+
+func listenerKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range listenerWords {
+		if k == w || strings.HasPrefix(k, w+"_") || strings.HasSuffix(k, "_"+w) {
+			return true
+		}
+	}
+	return false
+}
+
+// networkValue reports a URL ("scheme://...") or a host:port / :port.
+func networkValue(s string) bool {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "://"); i > 0 {
+		return true
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || strings.ContainsAny(host, "/\\") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
 }

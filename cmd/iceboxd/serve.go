@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -14,12 +15,21 @@ import (
 
 	"github.com/icebox-custody/icebox/bundle"
 	"github.com/icebox-custody/icebox/bundle/files"
+	"github.com/icebox-custody/icebox/hsm"
 	"github.com/icebox-custody/icebox/signer"
 )
 
-var (
-	serveInterval  time.Duration
-	serveStdinFlag bool
+var serveInterval time.Duration
+
+// errHSMUnavailable: the HSM failed while a bundle was being answered
+// (token removed, session lost, device error). Nothing was output for that
+// bundle; it stays in the inbox and is answered after the HSM is reopened.
+var errHSMUnavailable = errors.New("HSM unavailable while answering a bundle")
+
+// Reconnect back-off after an HSM failure while serving.
+const (
+	reconnectFirst = 500 * time.Millisecond
+	reconnectMax   = 30 * time.Second
 )
 
 var serveCmd = &cobra.Command{
@@ -30,7 +40,25 @@ complete: a file still being copied is never read), runs each through the
 signing pipeline, writes the signed response to outbox_dir atomically and
 moves the request to archive_dir. SIGTERM or SIGINT finishes or aborts the
 bundle in progress — never leaving a partial output — and exits. iceboxd
-opens no network socket.`,
+opens no network socket.
+
+Failures, and what serve does about them:
+  - At start, a wrong or locked PIN, a missing token or module, or a store
+    that cannot be opened: serve exits at once with the reason (exit status
+    3 for the PIN, 4 for the device, 2 for configuration).
+  - The HSM fails while a bundle is answered (token removed, session lost,
+    device error): nothing is output for that bundle, its reservation is
+    released, it stays in the inbox, and serve reopens the HSM with back-off
+    (0.5 s doubling to 30 s), logging every attempt. When the token is back
+    the bundle is answered. A wrong or locked PIN on reopening stops serve
+    (retrying would burn PIN attempts). A bundle that fails in the HSM again
+    right after a successful reopen gets its signed hsm-failure refusal.
+  - The store cannot record a decision (disk full, read-only): nothing is
+    output, the bundle stays in the inbox and serve exits with the reason;
+    nothing is ever signed without its audit record.
+  - A response file for the same request id but a different request (other
+    digest) already in the outbox is kept: the new answer is written under
+    <id>-<first 16 hex digits of its digest>.response.icebox.`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadConfig(cmd)
@@ -51,37 +79,111 @@ opens no network socket.`,
 		if err != nil {
 			return err
 		}
-		defer d.Close()
-		if serveStdinFlag {
-			slog.Info("serving UR parts from stdin", "outbox", cfg.OutboxDir)
-			return serveStdin(ctx, cfg, d, os.Stdin, os.Stdout)
-		}
-		in := &files.Inbox{Dir: cfg.InboxDir, Archive: cfg.ArchiveDir, Interval: serveInterval,
-			MaxBytes: int64(bundle.DefaultLimits().MaxRequestBytes)}
-		slog.Info("serving", "inbox", cfg.InboxDir, "outbox", cfg.OutboxDir)
-		for {
-			it, err := in.Next(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					slog.Info("stopping: no bundle in progress")
-					return nil
-				}
-				return err
-			}
-			if err := serveOne(ctx, cfg, d, in, it); err != nil {
-				if errors.Is(err, signer.ErrInterrupted) || ctx.Err() != nil {
-					slog.Info("stopping: the bundle in progress was aborted and stays in the inbox", "file", it.Name)
-					return nil
-				}
-				return err
-			}
-		}
+		s := &server{cfg: cfg, d: d, open: openDaemon, retried: map[string]bool{}}
+		defer s.close()
+		return s.run(ctx)
 	},
+}
+
+// server is the serve loop's state.
+type server struct {
+	cfg  Config
+	d    *daemon // nil while the HSM is being reopened
+	in   *files.Inbox
+	open func(context.Context, Config) (*daemon, error)
+	// retried: inbox files that already failed once in the HSM and were
+	// retried after a reopen.
+	retried map[string]bool
+}
+
+func (s *server) newInbox() {
+	s.in = &files.Inbox{Dir: s.cfg.InboxDir, Archive: s.cfg.ArchiveDir, Interval: serveInterval,
+		MaxBytes: int64(bundle.DefaultLimits().MaxRequestBytes)}
+}
+
+func (s *server) close() {
+	if s.d != nil {
+		s.d.Close()
+		s.d = nil
+	}
+}
+
+func (s *server) run(ctx context.Context) error {
+	s.newInbox()
+	slog.Info("serving", "inbox", s.cfg.InboxDir, "outbox", s.cfg.OutboxDir)
+	for {
+		if s.d == nil {
+			if err := s.reopen(ctx); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				slog.Info("stopping: no bundle in progress")
+				return nil
+			}
+		}
+		it, err := s.in.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				slog.Info("stopping: no bundle in progress")
+				return nil
+			}
+			return err
+		}
+		err = s.serveOne(ctx, it)
+		switch {
+		case err == nil:
+		case errors.Is(err, signer.ErrInterrupted) || ctx.Err() != nil:
+			slog.Info("stopping: the bundle in progress was aborted and stays in the inbox", "file", it.Name)
+			return nil
+		case errors.Is(err, errHSMUnavailable):
+			slog.Error("HSM failure: nothing was output for this bundle; it stays in the inbox and is answered once the HSM is reopened",
+				"file", it.Name, "err", err)
+			s.close()
+			s.newInbox() // forget the pending item so it is read again
+		default:
+			return err
+		}
+	}
+}
+
+// reopen opens the daemon again after an HSM failure, retrying with
+// back-off while the token or device is missing. PIN problems, a rolled-back
+// store and configuration errors end serve. It returns nil with s.d nil when
+// ctx ends.
+func (s *server) reopen(ctx context.Context) error {
+	wait := reconnectFirst
+	for attempt := 1; ; attempt++ {
+		d, err := s.open(ctx, s.cfg)
+		if err == nil {
+			slog.Info("HSM reopened; serving again", "attempts", attempt)
+			s.d = d
+			return nil
+		}
+		if !hsmDeviceError(err) {
+			return fmt.Errorf("reopen after an HSM failure: %w", err)
+		}
+		slog.Error("HSM still unavailable; retrying", "attempt", attempt, "retry_in", wait.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, reconnectMax)
+	}
+}
+
+// hsmDeviceError reports an HSM problem that reopening the token may cure:
+// the token or module went away or a session broke. PIN errors are not.
+func hsmDeviceError(err error) bool {
+	if errors.Is(err, hsm.ErrPINIncorrect) || errors.Is(err, hsm.ErrPINLocked) || errors.Is(err, hsm.ErrPINMissing) {
+		return false
+	}
+	return errors.Is(err, hsm.ErrSessionFailed) || errors.Is(err, hsm.ErrTokenNotPresent) || errors.Is(err, hsm.ErrModuleLoad)
 }
 
 // serveOne answers one inbox item. The governance in force is re-read for
 // every bundle, so an installed change takes effect at its activation time.
-func serveOne(ctx context.Context, cfg Config, d *daemon, in *files.Inbox, it files.Item) error {
+func (s *server) serveOne(ctx context.Context, it files.Item) error {
 	log := slog.With("file", it.Name)
 	var data []byte
 	if it.Err == nil {
@@ -92,33 +194,60 @@ func serveOne(ctx context.Context, cfg Config, d *daemon, in *files.Inbox, it fi
 		log.Warn("inbox file unreadable", "err", it.Err)
 		data = nil
 	}
-	p, err := d.pipeline(ctx, nil)
+	p, err := s.d.pipeline(ctx, nil)
 	if err != nil {
+		if hsmDeviceError(err) {
+			return fmt.Errorf("%w: %w", errHSMUnavailable, err)
+		}
 		return err
 	}
 	out, err := p.Process(ctx, data)
 	if err != nil {
+		if hsmDeviceError(err) {
+			return fmt.Errorf("%w: %s: %w", errHSMUnavailable, it.Name, err)
+		}
 		return err
 	}
-	path, err := files.WriteResponse(cfg.OutboxDir, responseID(out, it), out.Encoded)
+	r := out.Response
+	if out.Refused() && r.Refusal.Code == signer.CodeHSM && !s.retried[it.Name] {
+		// The reservation was released and the refusal is in the audit log,
+		// but the HSM may only have been unplugged: hold the answer back,
+		// reopen, and try once more before refusing.
+		s.retried[it.Name] = true
+		return fmt.Errorf("%w: request %q: %s", errHSMUnavailable, r.RequestID, r.Refusal.Reason)
+	}
+	path, err := writeServeResponse(s.cfg.OutboxDir, out, it)
 	if err != nil {
 		return fmt.Errorf("write response for %s: %w", it.Name, err)
 	}
-	if dir, err := showResponseQR(ctx, cfg.OutboxDir, path, out.Encoded, os.Stdout); err != nil {
-		log.Warn("response written, but its QR frames could not be", "err", err)
-	} else {
-		log.Info("response QR frames written", "dir", dir)
-	}
-	if _, err := in.Done(it); err != nil {
+	if _, err := s.in.Done(it); err != nil {
 		return fmt.Errorf("archive %s: %w", it.Name, err)
 	}
-	r := out.Response
+	delete(s.retried, it.Name)
 	if out.Refused() {
 		log.Warn("refused", "request", r.RequestID, "stage", r.Refusal.Stage, "code", r.Refusal.Code, "response", path)
 	} else {
 		log.Info("signed", "request", r.RequestID, "transactions", len(r.Signed), "response", path)
 	}
 	return nil
+}
+
+// writeServeResponse writes the response under its request id, unless the
+// outbox already holds the answer to a different request (other digest)
+// with that id: that answer is kept and this one gets the digest in its
+// name. Re-answering the same request (a crash before the input was
+// archived, an identical re-submission) replaces the file with the same
+// stored response, so every request has exactly one response file.
+func writeServeResponse(dir string, out signer.Outcome, it files.Item) (string, error) {
+	id := responseID(out, it)
+	prev, err := readCapped(filepath.Join(dir, files.Name(id, bundle.TypeResponse)), int64(bundle.DefaultLimits().MaxResponseBytes))
+	if err == nil {
+		old, derr := bundle.DecodeResponse(prev, bundle.Limits{})
+		if derr != nil || old.RequestDigest != out.Response.RequestDigest {
+			id = id + "-" + out.Response.RequestDigest.String()[:16]
+		}
+	}
+	return files.WriteResponse(dir, id, out.Encoded)
 }
 
 func responseID(out signer.Outcome, it files.Item) string {
@@ -129,7 +258,6 @@ func responseID(out signer.Outcome, it files.Item) string {
 }
 
 func init() {
-	serveCmd.Flags().BoolVar(&serveStdinFlag, "stdin", false, "read requests as UR parts, one per line on stdin (e.g. from zbarcam --raw), instead of watching the inbox")
 	serveCmd.Flags().DurationVar(&serveInterval, "poll", time.Second, "how often to look at the inbox")
 	rootCmd.AddCommand(serveCmd)
 }
