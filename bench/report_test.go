@@ -190,7 +190,7 @@ func (e *env) childBatch(tb testing.TB, name string, kind bundle.RequestKind, si
 	err := cmd.Run()
 	e.open()
 	if err != nil {
-		tb.Fatalf("%s child: %v\n%s", name, err, stderr.String())
+		tb.Fatalf("%s child: %v\n%s\n%s", name, err, stdout.String(), stderr.String())
 	}
 	var cr childResult
 	if err := json.Unmarshal(lastLine(stdout.Bytes()), &cr); err != nil {

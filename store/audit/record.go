@@ -22,10 +22,13 @@ const (
 	// ExportFormat is the header's format name.
 	ExportFormat = "icebox/audit-export/v1"
 	// MaxLineBytes caps one export line (excluding the newline).
-	MaxLineBytes = 1 << 20
+	MaxLineBytes = 4 << 20
 	// MaxRecordBytes caps one record's canonical line; the store refuses to
 	// append bigger records, so every stored record fits in an export line.
-	MaxRecordBytes = 256 << 10
+	// It must hold the tx_ids of the largest batch a request bundle may
+	// carry (bundle.DefaultLimits: 20,000 transactions; an Ethereum id is
+	// 66 characters, 69 bytes in the list): 20,000 × 69 ≈ 1.4 MB.
+	MaxRecordBytes = 2 << 20
 	// TimeLayout is the one time format: UTC, nine fractional digits, "Z".
 	TimeLayout = "2006-01-02T15:04:05.000000000Z"
 )
