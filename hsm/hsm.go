@@ -93,6 +93,19 @@ type Signer interface {
 	SignDigest(ctx context.Context, ref KeyRef, digest Digest) (Signature, error)
 }
 
+// UnverifiedSigner is an optional power of a Signer, for callers that
+// verify every signature themselves before any use: it signs like
+// SignDigest and normalises to low-S, but does not check the signature
+// against the public key. chain.SignBatch uses it because Tx.Attach verifies
+// every signature (script engine / sender recovery) before a signed payload
+// exists; verifying twice would double the curve work per signature.
+// Anyone else calls SignDigest.
+type UnverifiedSigner interface {
+	// SignDigestUnverified returns a low-S signature with r and s in range,
+	// NOT checked against ref's public key. The caller MUST verify it.
+	SignDigestUnverified(ctx context.Context, ref KeyRef, digest Digest) (Signature, error)
+}
+
 // GenerateKeyRequest asks for one new secp256k1 key pair.
 type GenerateKeyRequest struct {
 	// Label becomes CKA_LABEL. It must not be empty.

@@ -41,11 +41,12 @@ type HSM struct {
 }
 
 var (
-	_ hsm.Signer         = (*HSM)(nil)
-	_ hsm.KeyGenerator   = (*HSM)(nil)
-	_ hsm.KeyLister      = (*HSM)(nil)
-	_ hsm.IdentityKeeper = (*HSM)(nil)
-	_ hsm.AnchorStore    = (*HSM)(nil)
+	_ hsm.Signer           = (*HSM)(nil)
+	_ hsm.UnverifiedSigner = (*HSM)(nil)
+	_ hsm.KeyGenerator     = (*HSM)(nil)
+	_ hsm.KeyLister        = (*HSM)(nil)
+	_ hsm.IdentityKeeper   = (*HSM)(nil)
+	_ hsm.AnchorStore      = (*HSM)(nil)
 )
 
 // Open loads the module, finds the token, logs in with the user PIN and

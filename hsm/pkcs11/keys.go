@@ -164,8 +164,34 @@ func (h *HSM) PublicKey(ctx context.Context, ref hsm.KeyRef) ([]byte, error) {
 // SignDigest signs digest with CKM_ECDSA, normalises to low-S and verifies
 // the signature against ref's public key before returning it.
 func (h *HSM) SignDigest(ctx context.Context, ref hsm.KeyRef, digest hsm.Digest) (hsm.Signature, error) {
-	if err := ctx.Err(); err != nil {
+	raw, pub, err := h.signRaw(ctx, ref, digest)
+	if err != nil {
 		return hsm.Signature{}, err
+	}
+	return normalise(raw, pub, digest, ref)
+}
+
+// SignDigestUnverified signs like SignDigest and normalises to low-S but
+// does not verify (hsm.UnverifiedSigner): the caller verifies.
+func (h *HSM) SignDigestUnverified(ctx context.Context, ref hsm.KeyRef, digest hsm.Digest) (hsm.Signature, error) {
+	raw, _, err := h.signRaw(ctx, ref, digest)
+	if err != nil {
+		return hsm.Signature{}, err
+	}
+	var r, s secp256k1.ModNScalar
+	if err := lowS(raw, &r, &s, ref); err != nil {
+		return hsm.Signature{}, err
+	}
+	var sig hsm.Signature
+	r.PutBytes(&sig.R)
+	s.PutBytes(&sig.S)
+	return sig, nil
+}
+
+// signRaw returns the token's raw r||s and the key's public key.
+func (h *HSM) signRaw(ctx context.Context, ref hsm.KeyRef, digest hsm.Digest) ([]byte, *secp256k1.PublicKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
 	}
 	var raw []byte
 	var pub *secp256k1.PublicKey
@@ -185,9 +211,9 @@ func (h *HSM) SignDigest(ctx context.Context, ref hsm.KeyRef, digest hsm.Digest)
 		}
 	})
 	if err != nil {
-		return hsm.Signature{}, wrap("sign with "+ref.String(), err)
+		return nil, nil, wrap("sign with "+ref.String(), err)
 	}
-	return normalise(raw, pub, digest, ref)
+	return raw, pub, nil
 }
 
 func (h *HSM) signOnce(sh p11.SessionHandle, mech uint, key p11.ObjectHandle, msg []byte) ([]byte, error) {
@@ -200,18 +226,9 @@ func (h *HSM) signOnce(sh p11.SessionHandle, mech uint, key p11.ObjectHandle, ms
 
 // normalise turns the token's raw r||s into a verified low-S hsm.Signature.
 func normalise(raw []byte, pub *secp256k1.PublicKey, digest hsm.Digest, ref hsm.KeyRef) (hsm.Signature, error) {
-	if len(raw) != 64 {
-		return hsm.Signature{}, fmt.Errorf("%w: %s: %d bytes, want 64 (r||s)", hsm.ErrBadSignature, ref, len(raw))
-	}
 	var r, s secp256k1.ModNScalar
-	if overflow := r.SetByteSlice(raw[:32]); overflow || r.IsZero() {
-		return hsm.Signature{}, fmt.Errorf("%w: %s: r out of range", hsm.ErrBadSignature, ref)
-	}
-	if overflow := s.SetByteSlice(raw[32:]); overflow || s.IsZero() {
-		return hsm.Signature{}, fmt.Errorf("%w: %s: s out of range", hsm.ErrBadSignature, ref)
-	}
-	if s.IsOverHalfOrder() {
-		s.Negate()
+	if err := lowS(raw, &r, &s, ref); err != nil {
+		return hsm.Signature{}, err
 	}
 	if !decdsa.NewSignature(&r, &s).Verify(digest[:], pub) {
 		return hsm.Signature{}, fmt.Errorf("%w: %s: signature does not verify", hsm.ErrBadSignature, ref)
@@ -220,6 +237,24 @@ func normalise(raw []byte, pub *secp256k1.PublicKey, digest hsm.Digest, ref hsm.
 	r.PutBytes(&sig.R)
 	s.PutBytes(&sig.S)
 	return sig, nil
+}
+
+// lowS parses the token's raw r||s into r and s, refusing values out of
+// range, and negates a high s.
+func lowS(raw []byte, r, s *secp256k1.ModNScalar, ref hsm.KeyRef) error {
+	if len(raw) != 64 {
+		return fmt.Errorf("%w: %s: %d bytes, want 64 (r||s)", hsm.ErrBadSignature, ref, len(raw))
+	}
+	if overflow := r.SetByteSlice(raw[:32]); overflow || r.IsZero() {
+		return fmt.Errorf("%w: %s: r out of range", hsm.ErrBadSignature, ref)
+	}
+	if overflow := s.SetByteSlice(raw[32:]); overflow || s.IsZero() {
+		return fmt.Errorf("%w: %s: s out of range", hsm.ErrBadSignature, ref)
+	}
+	if s.IsOverHalfOrder() {
+		s.Negate()
+	}
+	return nil
 }
 
 // GenerateKey creates a secp256k1 key pair on the token: CKA_TOKEN,

@@ -159,6 +159,32 @@ func TestThousandSignaturesVerifyAndAreLowS(t *testing.T) {
 	}
 }
 
+// TestUnverifiedSignaturesVerifyAndAreLowS: the path chain.SignBatch uses
+// (the caller verifies) still returns valid low-S signatures, and fails
+// closed on an unknown key.
+func TestUnverifiedSignaturesVerifyAndAreLowS(t *testing.T) {
+	h, _ := openToken(t)
+	ctx := context.Background()
+	info, err := h.GenerateKey(ctx, hsm.GenerateKeyRequest{Label: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		var d hsm.Digest
+		if _, err := rand.Read(d[:]); err != nil {
+			t.Fatal(err)
+		}
+		sig, err := h.SignDigestUnverified(ctx, info.Ref, d)
+		if err != nil {
+			t.Fatalf("sign #%d: %v", i, err)
+		}
+		verifyLowS(t, info.PublicKey, d, sig)
+	}
+	if _, err := h.SignDigestUnverified(ctx, hsm.KeyRef{Label: "absent"}, hsm.Digest{1}); !errors.Is(err, hsm.ErrKeyNotFound) {
+		t.Fatalf("unknown key: %v, want ErrKeyNotFound", err)
+	}
+}
+
 type eip155Case struct {
 	Input struct {
 		PrivateKey string `json:"private_key"`
