@@ -79,7 +79,7 @@ Failures, and what serve does about them:
 		if err != nil {
 			return err
 		}
-		s := &server{cfg: cfg, d: d, open: openDaemon, retried: map[string]bool{}}
+		s := &server{cfg: cfg, d: d, open: openDaemon, retried: map[string]bool{}, pause: reconnectFirst}
 		defer s.close()
 		return s.run(ctx)
 	},
@@ -94,6 +94,9 @@ type server struct {
 	// retried: inbox files that already failed once in the HSM and were
 	// retried after a reopen.
 	retried map[string]bool
+	// pause is the wait before the next reopen after an HSM failure; it
+	// doubles while failures repeat and is reset by an answered bundle.
+	pause time.Duration
 }
 
 func (s *server) newInbox() {
@@ -132,14 +135,21 @@ func (s *server) run(ctx context.Context) error {
 		err = s.serveOne(ctx, it)
 		switch {
 		case err == nil:
+			s.pause = reconnectFirst
 		case errors.Is(err, signer.ErrInterrupted) || ctx.Err() != nil:
 			slog.Info("stopping: the bundle in progress was aborted and stays in the inbox", "file", it.Name)
 			return nil
 		case errors.Is(err, errHSMUnavailable):
 			slog.Error("HSM failure: nothing was output for this bundle; it stays in the inbox and is answered once the HSM is reopened",
-				"file", it.Name, "err", err)
+				"file", it.Name, "retry_in", s.pause.String(), "err", err)
 			s.close()
 			s.newInbox() // forget the pending item so it is read again
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(s.pause):
+			}
+			s.pause = min(2*s.pause, reconnectMax)
 		default:
 			return err
 		}
@@ -181,6 +191,15 @@ func hsmDeviceError(err error) bool {
 	return errors.Is(err, hsm.ErrSessionFailed) || errors.Is(err, hsm.ErrTokenNotPresent) || errors.Is(err, hsm.ErrModuleLoad)
 }
 
+// hsmFailedWhileServing reports an HSM error in the middle of answering a
+// bundle. Besides device errors this includes a key or object handle that
+// went invalid (SoftHSM2 reports CKR_OBJECT_HANDLE_INVALID when its token
+// files vanish): the bundle is held back and the HSM reopened. On reopening,
+// a key that is really missing ends serve (see reopen).
+func hsmFailedWhileServing(err error) bool {
+	return hsmDeviceError(err) || errors.Is(err, hsm.ErrKeyNotFound)
+}
+
 // serveOne answers one inbox item. The governance in force is re-read for
 // every bundle, so an installed change takes effect at its activation time.
 func (s *server) serveOne(ctx context.Context, it files.Item) error {
@@ -196,14 +215,14 @@ func (s *server) serveOne(ctx context.Context, it files.Item) error {
 	}
 	p, err := s.d.pipeline(ctx, nil)
 	if err != nil {
-		if hsmDeviceError(err) {
+		if hsmFailedWhileServing(err) {
 			return fmt.Errorf("%w: %w", errHSMUnavailable, err)
 		}
 		return err
 	}
 	out, err := p.Process(ctx, data)
 	if err != nil {
-		if hsmDeviceError(err) {
+		if hsmFailedWhileServing(err) {
 			return fmt.Errorf("%w: %s: %w", errHSMUnavailable, it.Name, err)
 		}
 		return err

@@ -168,7 +168,7 @@ func run(o options) (int, error) {
 		return 0, err
 	}
 	h := &harness{o: o, rnd: rand.New(rand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15)), dir: dir,
-		byKey: map[key]*submission{},
+		byKey:    map[key]*submission{},
 		seenResp: map[string][]byte{}, violSeen: map[string]bool{}}
 	fmt.Printf("crashtest: seed %d, work dir %s\n", o.seed, dir)
 	w, err := world.Setup(world.Options{Dir: dir, Bin: bin, UTXOsPerAddress: 60})
