@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -210,60 +211,98 @@ type OwnKey struct {
 type Progress func(done, total int)
 
 // SignBatch signs every item of every transaction using up to workers
-// concurrent HSM calls, then attaches and self-verifies. All-or-nothing: on
+// concurrent HSM calls and attaches + self-verifies each transaction as
+// soon as its last signature is in, on the worker that made it, so that
+// verification runs beside the HSM instead of after it. All-or-nothing: on
 // any error no signed payload is returned. The result's order matches txs.
+//
+// When signer is an hsm.UnverifiedSigner its unverified path is used:
+// Tx.Attach verifies every signature before a signed payload exists, so the
+// HSM layer need not check it a second time.
 func SignBatch(ctx context.Context, signer hsm.Signer, txs []Tx, workers int, progress Progress) ([][]byte, error) {
 	type job struct{ tx, item int }
+	sign := signer.SignDigest
+	if u, ok := signer.(hsm.UnverifiedSigner); ok {
+		sign = u.SignDigestUnverified
+	}
 	items := make([][]SigningItem, len(txs))
 	sigs := make([][]hsm.Signature, len(txs))
-	var jobs []job
+	left := make([]atomic.Int32, len(txs))
+	out := make([][]byte, len(txs))
+	total := 0
 	for i, tx := range txs {
 		items[i] = tx.SigningItems()
 		sigs[i] = make([]hsm.Signature, len(items[i]))
-		for j := range items[i] {
-			jobs = append(jobs, job{i, j})
-		}
+		left[i].Store(int32(len(items[i])))
+		total += len(items[i])
 	}
 	if workers < 1 {
 		workers = 1
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
 	var mu sync.Mutex
 	done := 0
-	for _, j := range jobs {
-		if gctx.Err() != nil {
-			break
+	attach := func(i int) error {
+		signed, err := txs[i].Attach(sigs[i])
+		if err != nil {
+			return fmt.Errorf("attach signatures to transaction %d: %w", i, err)
 		}
+		out[i] = signed
+		return nil
+	}
+	jobs := make(chan job)
+	for w := 0; w < workers; w++ {
 		g.Go(func() error {
-			it := items[j.tx][j.item]
-			sig, err := signer.SignDigest(gctx, it.Key, it.Digest)
-			if err != nil {
-				return fmt.Errorf("sign transaction %d input/item %d with key %s: %w", j.tx, j.item, it.Key, err)
-			}
-			sigs[j.tx][j.item] = sig
-			if progress != nil {
-				mu.Lock()
-				done++
-				progress(done, len(jobs))
-				mu.Unlock()
+			for j := range jobs {
+				it := items[j.tx][j.item]
+				sig, err := sign(gctx, it.Key, it.Digest)
+				if err != nil {
+					return fmt.Errorf("sign transaction %d input/item %d with key %s: %w", j.tx, j.item, it.Key, err)
+				}
+				sigs[j.tx][j.item] = sig
+				if progress != nil {
+					mu.Lock()
+					done++
+					progress(done, total)
+					mu.Unlock()
+				}
+				// The worker that makes the last signature of a transaction
+				// attaches it (the atomic orders every write to sigs[j.tx]).
+				if left[j.tx].Add(-1) == 0 {
+					if err := attach(j.tx); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		})
 	}
+	// A transaction without signing items is attached (and so checked)
+	// like any other.
+	g.Go(func() error {
+		defer close(jobs)
+		for i := range txs {
+			if len(items[i]) == 0 {
+				if err := attach(i); err != nil {
+					return err
+				}
+				continue
+			}
+			for j := range items[i] {
+				select {
+				case jobs <- job{i, j}:
+				case <-gctx.Done():
+					return nil
+				}
+			}
+		}
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
-	}
-	out := make([][]byte, len(txs))
-	for i, tx := range txs {
-		signed, err := tx.Attach(sigs[i])
-		if err != nil {
-			return nil, fmt.Errorf("attach signatures to transaction %d: %w", i, err)
-		}
-		out[i] = signed
 	}
 	return out, nil
 }

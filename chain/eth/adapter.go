@@ -281,10 +281,11 @@ var (
 
 // Attach takes the one HSM signature for SigningItems()[0], normalises it to
 // low-S, finds the recovery id by trial recovery against From (refusing if
-// neither recovers to it), builds the signed transaction, checks
-// go-ethereum's sender recovery and a full re-decode of the raw bytes, and
-// returns the raw signed transaction (eth_sendRawTransaction bytes). The Tx is
-// never modified; on failure nothing is returned.
+// neither recovers to it: that recovery is the signature's verification),
+// builds the signed transaction, re-decodes the raw bytes strictly and
+// checks they carry the same signing hash and exactly the verified (v, r,
+// s), and returns the raw signed transaction (eth_sendRawTransaction bytes).
+// The Tx is never modified; on failure nothing is returned.
 func (t *Tx) Attach(sigs []hsm.Signature) ([]byte, error) {
 	if len(sigs) != 1 {
 		return nil, fieldErr(ErrSignature, "signature", "got %d signatures, want exactly 1", len(sigs))
@@ -316,21 +317,29 @@ func (t *Tx) Attach(sigs []hsm.Signature) ([]byte, error) {
 	if err != nil {
 		return nil, fieldErr(ErrSignature, "signature", "attach signature: %v", err)
 	}
-	sender, err := types.Sender(t.adapter.signer, signed)
-	if err != nil || sender != t.from {
-		return nil, fieldErr(ErrSignature, "signature", "signed transaction does not recover to sender %s", t.from.Hex())
-	}
 	raw, err := signed.MarshalBinary()
 	if err != nil {
 		return nil, fieldErr(ErrSignature, "signature", "encode signed transaction: %v", err)
 	}
-	// Self-check: the bytes we hand out decode to the same transaction and sender.
-	back, err := t.adapter.DecodeSigned(raw)
+	// Self-check of the bytes we hand out, without a second curve
+	// operation: they decode strictly (as DecodeSigned decodes them), to the
+	// same signing hash, carrying exactly the (v, r, s) whose recovery to
+	// From was checked above. Sender recovery is a function of (hash, v, r,
+	// s), so the decoded transaction recovers to From.
+	back, err := t.adapter.decodeSignedTx(raw)
 	if err != nil {
 		return nil, fmt.Errorf("re-decode signed transaction: %w", err)
 	}
-	if back.Sender != t.from.Hex() || back.Summary.ID != t.summary.ID || back.Summary.ContentHash != t.summary.ContentHash {
+	if t.adapter.signer.Hash(back) != t.hash {
 		return nil, fieldErr(ErrSignature, "signature", "signed transaction does not re-decode to the transaction that was parsed")
+	}
+	bv, br, bs := back.RawSignatureValues()
+	wantV := new(big.Int).SetUint64(uint64(sig[64]))
+	if back.Type() == types.LegacyTxType {
+		wantV.Add(wantV, new(big.Int).Add(new(big.Int).Lsh(t.adapter.chainID, 1), big.NewInt(35)))
+	}
+	if bv.Cmp(wantV) != 0 || br.Cmp(r) != 0 || bs.Cmp(s) != 0 {
+		return nil, fieldErr(ErrSignature, "signature", "signed transaction does not carry the verified signature (v %s, want %s)", bv, wantV)
 	}
 	return raw, nil
 }

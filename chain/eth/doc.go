@@ -13,8 +13,10 @@
 //
 // Signing: Tx.SigningItems has exactly one item (our key, the signing hash).
 // Tx.Attach normalises the HSM signature to low-S, finds v by trial recovery
-// against the sender, builds the signed transaction, checks go-ethereum's
-// sender recovery and a full re-decode, and returns the raw signed bytes.
+// against the sender (the recovery is the verification: one or two curve
+// operations per signature, no more), builds the signed transaction, checks
+// a strict re-decode carries the same signing hash and (v, r, s), and
+// returns the raw signed bytes.
 // Nothing is returned, and the Tx is unchanged, on any failure.
 //
 // Online side: EncodeUnsigned, ParseJSON, EncodeJSON, Adapter.BuildTransfer,

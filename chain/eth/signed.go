@@ -30,27 +30,8 @@ type SignedTx struct {
 // to be one of our keys: the caller compares Sender (and Summary.ID /
 // ContentHash) with what it asked to have signed.
 func (a *Adapter) DecodeSigned(raw []byte) (SignedTx, error) {
-	if len(raw) > a.maxTx {
-		return SignedTx{}, fieldErr(ErrTooLarge, "signedTx", "signed transaction is %d bytes, cap is %d", len(raw), a.maxTx)
-	}
-	if len(raw) == 0 {
-		return SignedTx{}, fieldErr(ErrMalformed, "signedTx", "signed transaction is empty")
-	}
-	if b := raw[0]; b < 0x80 && b != types.AccessListTxType && b != types.DynamicFeeTxType {
-		return SignedTx{}, unsupportedType(b)
-	}
-	tx := new(types.Transaction)
-	if err := tx.UnmarshalBinary(raw); err != nil {
-		return SignedTx{}, rlpErr("signedTx", err)
-	}
-	again, err := tx.MarshalBinary()
-	if err != nil || !bytes.Equal(again, raw) {
-		return SignedTx{}, fieldErr(ErrMalformed, "signedTx", "signed transaction is not in canonical encoding")
-	}
-	if tx.Type() == types.LegacyTxType && !tx.Protected() {
-		return SignedTx{}, fieldErr(ErrPreEIP155, "v", "legacy transaction signed without EIP-155 replay protection")
-	}
-	if err := a.checkTx(tx, tx.ChainId()); err != nil {
+	tx, err := a.decodeSignedTx(raw)
+	if err != nil {
 		return SignedTx{}, err
 	}
 	sender, err := types.Sender(a.signer, tx)
@@ -70,4 +51,34 @@ func (a *Adapter) DecodeSigned(raw []byte) (SignedTx, error) {
 		return SignedTx{}, err
 	}
 	return SignedTx{Summary: sum, Sender: sender.Hex(), Hash: tx.Hash().Hex()}, nil
+}
+
+// decodeSignedTx is DecodeSigned up to (not including) sender recovery:
+// size cap, supported type, strict canonical decoding, EIP-155 protection,
+// the configured chain id and the checks of checkTx.
+func (a *Adapter) decodeSignedTx(raw []byte) (*types.Transaction, error) {
+	if len(raw) > a.maxTx {
+		return nil, fieldErr(ErrTooLarge, "signedTx", "signed transaction is %d bytes, cap is %d", len(raw), a.maxTx)
+	}
+	if len(raw) == 0 {
+		return nil, fieldErr(ErrMalformed, "signedTx", "signed transaction is empty")
+	}
+	if b := raw[0]; b < 0x80 && b != types.AccessListTxType && b != types.DynamicFeeTxType {
+		return nil, unsupportedType(b)
+	}
+	tx := new(types.Transaction)
+	if err := tx.UnmarshalBinary(raw); err != nil {
+		return nil, rlpErr("signedTx", err)
+	}
+	again, err := tx.MarshalBinary()
+	if err != nil || !bytes.Equal(again, raw) {
+		return nil, fieldErr(ErrMalformed, "signedTx", "signed transaction is not in canonical encoding")
+	}
+	if tx.Type() == types.LegacyTxType && !tx.Protected() {
+		return nil, fieldErr(ErrPreEIP155, "v", "legacy transaction signed without EIP-155 replay protection")
+	}
+	if err := a.checkTx(tx, tx.ChainId()); err != nil {
+		return nil, err
+	}
+	return tx, nil
 }
