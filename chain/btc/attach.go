@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
@@ -17,9 +20,11 @@ import (
 	"github.com/icebox-custody/icebox/hsm"
 )
 
-// derSignature turns an HSM (r, s) pair into a strict-DER, low-S signature
-// after checking it verifies for pub over digest.
-func derSignature(sig hsm.Signature, pub []byte, digest hsm.Digest) ([]byte, error) {
+// derSignature turns an HSM (r, s) pair into a strict-DER, low-S signature.
+// With verify it first checks the signature verifies for pub over digest;
+// without, the caller must have it verified (the script engine does for a
+// single-key input, whose only signature is ours).
+func derSignature(sig hsm.Signature, pub []byte, digest hsm.Digest, verify bool) ([]byte, error) {
 	var r, s btcec.ModNScalar
 	if r.SetBytes(&sig.R) != 0 || s.SetBytes(&sig.S) != 0 || r.IsZero() || s.IsZero() {
 		return nil, fmt.Errorf("%w: r or s out of range", ErrBadSignature)
@@ -27,11 +32,14 @@ func derSignature(sig hsm.Signature, pub []byte, digest hsm.Digest) ([]byte, err
 	if s.IsOverHalfOrder() {
 		s.Negate() // defensive: the HSM layer already normalises
 	}
+	es := ecdsa.NewSignature(&r, &s)
+	if !verify {
+		return es.Serialize(), nil
+	}
 	pk, err := btcec.ParsePubKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: public key: %v", ErrBadSignature, err)
 	}
-	es := ecdsa.NewSignature(&r, &s)
 	if !es.Verify(digest[:], pk) {
 		return nil, fmt.Errorf("%w: ECDSA check against the sighash failed", ErrBadSignature)
 	}
@@ -74,7 +82,10 @@ func (t *Tx) Attach(sigs []hsm.Signature) ([]byte, error) {
 		is := t.itemSpec[j]
 		spec := t.specs[is.spec]
 		key := t.a.keys[spec.keys[is.key]]
-		der, err := derSignature(sig, key.pub, t.items[j].Digest)
+		// A multisig input may finalize without our signature (enough
+		// cosigners signed already), so the engine would not check it:
+		// verify it here. A single-key input is checked by the engine below.
+		der, err := derSignature(sig, key.pub, t.items[j].Digest, spec.kind == kindP2WSHMulti)
 		if err != nil {
 			return nil, inErr(spec.index, fmt.Errorf("key %s: %w", key.ref, err))
 		}
@@ -90,17 +101,23 @@ func (t *Tx) Attach(sigs []hsm.Signature) ([]byte, error) {
 			in.WitnessUtxo = wire.NewTxOut(spec.prevOut.Value, bytes.Clone(spec.prevOut.PkScript))
 		}
 	}
+	// One copy of the transaction carries every final scriptSig/witness for
+	// the script engine, and one sighash midstate serves every input: the
+	// BIP-143 midstate and a legacy sighash of input i depend on no other
+	// input's scriptSig or witness.
 	tx := pkt.UnsignedTx
 	fetcher := txscript.NewMultiPrevOutFetcher(t.prevOuts)
 	hashes := txscript.NewTxSigHashes(tx, fetcher)
+	final := tx.Copy()
+	var check []signSpec
 	for _, spec := range t.specs {
 		in := &pkt.Inputs[spec.index]
 		ss, wit, ferr := finalizeInput(in, spec.prevOut)
 		switch {
 		case ferr == nil:
-			if err := verifyInputScript(tx, spec.index, ss, wit, spec.prevOut, fetcher); err != nil {
-				return nil, inErr(spec.index, fmt.Errorf("%w: script engine: %v", ErrBadSignature, err))
-			}
+			final.TxIn[spec.index].SignatureScript = ss
+			final.TxIn[spec.index].Witness = wit
+			check = append(check, spec)
 		case spec.kind == kindP2WSHMulti && errors.Is(ferr, ErrIncomplete):
 			d, err := sighash(tx, hashes, spec)
 			if err != nil {
@@ -114,6 +131,9 @@ func (t *Tx) Attach(sigs []hsm.Signature) ([]byte, error) {
 		default:
 			return nil, inErr(spec.index, ferr)
 		}
+	}
+	if err := verifyInputs(final, check, fetcher, hashes); err != nil {
+		return nil, err
 	}
 	var out bytes.Buffer
 	if err := pkt.Serialize(&out); err != nil {
@@ -144,13 +164,39 @@ func verifyPartialSig(in *psbt.PInput, pub []byte, d hsm.Digest, ht txscript.Sig
 	return fmt.Errorf("%w: our partial signature is missing", ErrBadSignature)
 }
 
-// verifyInputScript runs btcd's script engine on input i of a copy of tx
-// carrying the given scriptSig/witness.
-func verifyInputScript(tx *wire.MsgTx, i int, ss []byte, wit wire.TxWitness, prev *wire.TxOut, fetcher txscript.PrevOutputFetcher) error {
-	c := tx.Copy()
-	c.TxIn[i].SignatureScript = ss
-	c.TxIn[i].Witness = wit
-	vm, err := txscript.NewEngine(prev.PkScript, c, i, txscript.StandardVerifyFlags, nil, txscript.NewTxSigHashes(c, fetcher), prev.Value, fetcher)
+// verifyInputs runs btcd's script engine on every input of specs in tx
+// (which carries their final scripts), spread over the CPUs: the engine only
+// reads tx and hashes. It returns the error of the lowest failing input.
+func verifyInputs(tx *wire.MsgTx, specs []signSpec, fetcher txscript.PrevOutputFetcher, hashes *txscript.TxSigHashes) error {
+	errs := make([]error, len(specs))
+	workers := min(runtime.GOMAXPROCS(0), (len(specs)+31)/32)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(specs) {
+					return
+				}
+				errs[k] = verifyInputScript(tx, specs[k], fetcher, hashes)
+			}
+		}()
+	}
+	wg.Wait()
+	for k, err := range errs {
+		if err != nil {
+			return inErr(specs[k].index, fmt.Errorf("%w: script engine: %v", ErrBadSignature, err))
+		}
+	}
+	return nil
+}
+
+// verifyInputScript runs btcd's script engine on input spec.index of tx.
+func verifyInputScript(tx *wire.MsgTx, spec signSpec, fetcher txscript.PrevOutputFetcher, hashes *txscript.TxSigHashes) error {
+	vm, err := txscript.NewEngine(spec.prevOut.PkScript, tx, spec.index, txscript.StandardVerifyFlags, nil, hashes, spec.prevOut.Value, fetcher)
 	if err != nil {
 		return err
 	}

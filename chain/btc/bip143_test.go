@@ -155,7 +155,7 @@ func runBIP143(t *testing.T, imp keyImporter) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				der, err := derSignature(sig, pub, digest)
+				der, err := derSignature(sig, pub, digest, true)
 				if err != nil {
 					t.Fatalf("%s input %d: %v", c.ID, in.Index, err)
 				}
