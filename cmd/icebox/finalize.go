@@ -15,6 +15,7 @@ import (
 	"github.com/icebox-custody/icebox/chain"
 	"github.com/icebox-custody/icebox/chain/btc"
 	"github.com/icebox-custody/icebox/chain/eth"
+	"github.com/icebox-custody/icebox/noderpc"
 )
 
 var errRefusedResponse = errors.New("the signer refused the request")
@@ -29,6 +30,8 @@ hash and sender), then writes for each transaction i:
   DIR/i-<network>.psbt   the PSBT with the signer's signatures (Bitcoin)
   DIR/i-<network>.hex    the raw signed transaction, ready to broadcast
 A multisig PSBT that still lacks cosigners gets no .hex: pass it on.
+With --broadcast every .hex is sent to the node (--btc-rpc / --eth-rpc) in
+request order and its txid / hash printed.
 A refusal is printed with its stage and reason and exits non-zero.`,
 	Args: cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,6 +78,18 @@ A refusal is printed with its stage and reason and exits non-zero.`,
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			return err
 		}
+		doBroadcast, _ := cmd.Flags().GetBool("broadcast")
+		var bn *noderpc.BTC
+		var en *noderpc.ETH
+		if doBroadcast {
+			if bn, err = btcNode(cmd); err != nil {
+				return err
+			}
+			if en, err = ethNode(cmd); err != nil {
+				return err
+			}
+		}
+		var ready []readyTx
 		complete, partial := 0, 0
 		for i, st := range resp.Signed {
 			rt := req.Transactions[i]
@@ -95,6 +110,7 @@ A refusal is printed with its stage and reason and exits non-zero.`,
 				return fmt.Errorf("transaction %d: %w", i, err)
 			}
 			if done {
+				ready = append(ready, readyTx{network: chain.Network(rt.Network), path: base + ".hex"})
 				complete++
 			} else {
 				partial++
@@ -106,8 +122,28 @@ A refusal is printed with its stage and reason and exits non-zero.`,
 			fmt.Fprintf(w, " and %d PSBTs still waiting for cosigners", partial)
 		}
 		fmt.Fprintf(w, " to %s\n", outDir)
+		if !doBroadcast {
+			return nil
+		}
+		// Broadcast in request order: an account's nonces are consecutive.
+		for _, r := range ready {
+			raw, err := readManifestFile(r.path, 16<<20)
+			if err != nil {
+				return err
+			}
+			id, err := broadcast(cmd.Context(), bn, en, r.network, string(raw))
+			if err != nil {
+				return fmt.Errorf("broadcast %s: %w", r.path, err)
+			}
+			fmt.Fprintf(w, "broadcast %s %s\n", r.network, id)
+		}
 		return nil
 	},
+}
+
+type readyTx struct {
+	network chain.Network
+	path    string
 }
 
 // finalizeOne checks one signed transaction against the requested one and
@@ -202,6 +238,8 @@ func init() {
 	addManifestFlags(finalizeCmd)
 	finalizeCmd.Flags().String("request", "", "the request bundle this response answers")
 	finalizeCmd.Flags().StringP("out", "o", "", "directory for the signed transactions")
+	finalizeCmd.Flags().Bool("broadcast", false, "send every ready transaction to the node (--btc-rpc / --eth-rpc) in request order")
+	addNodeFlags(finalizeCmd)
 	addManifestFlags(txDecodeCmd)
 	txDecodeCmd.Flags().String("network", "", "network of the transaction")
 	txDecodeCmd.Flags().Bool("json", false, "machine-readable output")

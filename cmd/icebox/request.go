@@ -31,8 +31,16 @@ var requestSweepCmd = &cobra.Command{
   Ethereum --accounts FILE   (JSON: {"network", "max_fee_per_gas", "max_priority_fee_per_gas",
                               "accounts": [{"address", "nonce", "balance_wei", "tokens": [{"contract", "balance"}]}]})
            one ERC-20 transfer per token balance, then the ETH left after fees
-Both may be given; the request then carries both batches. Addresses must be
-in the signer's manifest. The request is signed with the requester's key.`,
+Instead of the files, the wallet can ask the nodes:
+  --btc-rpc URL (+ --btc-rpc-user/--btc-rpc-pass)  unspent outputs of the manifest's
+           addresses (or --btc-address ...) with their previous transactions
+           (btcd with --txindex --addrindex); --multisig M:PUB,PUB,... sweeps that
+           P2WSH multisig address instead
+  --eth-rpc URL   pending nonce, balance, balanceOf for each --token, fee offer
+--psbt FILE wraps existing PSBTs as they are (e.g. a multisig PSBT another
+cosigner already signed, passed on to the next signer).
+Both chains may be given; the request then carries both batches. Addresses must
+be in the signer's manifest. The request is signed with the requester's key.`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error {
 		m, err := loadManifest(cmd)
@@ -46,13 +54,99 @@ in the signer's manifest. The request is signed with the requester's key.`,
 		rate, _ := cmd.Flags().GetInt64("fee-rate")
 		maxIn, _ := cmd.Flags().GetInt("max-inputs")
 		tokens, _ := cmd.Flags().GetStringSlice("token")
-		if utxos == "" && accounts == "" {
-			return errors.New("give --utxos (bitcoin) and/or --accounts (ethereum)")
+		psbts, _ := cmd.Flags().GetStringArray("psbt")
+		msSpec, _ := cmd.Flags().GetString("multisig")
+		btcOnly, _ := cmd.Flags().GetStringSlice("btc-address")
+		ethOnly, _ := cmd.Flags().GetStringSlice("eth-address")
+		bn, err := btcNode(cmd)
+		if err != nil {
+			return err
+		}
+		en, err := ethNode(cmd)
+		if err != nil {
+			return err
+		}
+		if utxos == "" && accounts == "" && bn == nil && en == nil && len(psbts) == 0 {
+			return errors.New("give --utxos or --btc-rpc (bitcoin), --accounts or --eth-rpc (ethereum), or --psbt")
+		}
+		if (utxos != "" && bn != nil) || (accounts != "" && en != nil) {
+			return errors.New("give a file or a node for each chain, not both")
 		}
 		if toETH == "" {
 			toETH = to
 		}
 		var txs []bundle.Transaction
+		ctx := cmd.Context()
+		if len(psbts) > 0 {
+			n, err := manifestNetwork(m, chain.FamilyBTC)
+			if err != nil {
+				return err
+			}
+			t, err := psbtTransactions(n, psbts)
+			if err != nil {
+				return err
+			}
+			txs = append(txs, t...)
+		}
+		if bn != nil {
+			n, err := manifestNetwork(m, chain.FamilyBTC)
+			if err != nil {
+				return err
+			}
+			if msSpec != "" {
+				ms, err := wallet.ParseMultisig(msSpec)
+				if err != nil {
+					return err
+				}
+				addr, err := ms.Address(n)
+				if err != nil {
+					return err
+				}
+				f, err := utxosFromNode(ctx, bn, n, []string{addr})
+				if err != nil {
+					return err
+				}
+				t, err := wallet.BTCMultisigSweep(f, ms, to, rate, maxIn)
+				if err != nil {
+					return err
+				}
+				txs = append(txs, t...)
+			} else {
+				addrs, err := manifestAddresses(m, n, btcOnly)
+				if err != nil {
+					return err
+				}
+				f, err := utxosFromNode(ctx, bn, n, addrs)
+				if err != nil {
+					return err
+				}
+				t, err := wallet.BTCSweep(m, f, to, rate, maxIn)
+				if err != nil {
+					return err
+				}
+				txs = append(txs, t...)
+			}
+		}
+		if en != nil {
+			n, err := manifestNetwork(m, chain.FamilyETH)
+			if err != nil {
+				return err
+			}
+			addrs, err := manifestAddresses(m, n, ethOnly)
+			if err != nil {
+				return err
+			}
+			f, err := accountsFromNode(ctx, en, n, addrs, tokens)
+			if err != nil {
+				return err
+			}
+			skipNative, _ := cmd.Flags().GetBool("tokens-only")
+			t, err := wallet.ETHSweep(m, f, toETH, wallet.ETHSweepOptions{Tokens: tokens, SkipNative: skipNative})
+			if err != nil {
+				return err
+			}
+			txs = append(txs, t...)
+		}
 		if utxos != "" {
 			var f wallet.UTXOFile
 			if err := wallet.ReadJSON(utxos, &f); err != nil {
@@ -224,7 +318,13 @@ func init() {
 	requestSweepCmd.Flags().String("to", "", "destination address")
 	requestSweepCmd.Flags().String("to-eth", "", "ethereum destination when sweeping both chains (default: --to)")
 	requestSweepCmd.Flags().Int("max-inputs", 200, "at most this many inputs per bitcoin transaction")
-	requestSweepCmd.Flags().StringSlice("token", nil, "sweep only these ERC-20 contracts (default: every token listed)")
+	requestSweepCmd.Flags().StringSlice("token", nil, "sweep only these ERC-20 contracts (default: every token listed; with --eth-rpc: the contracts to look up)")
+	requestSweepCmd.Flags().Bool("tokens-only", false, "ethereum: sweep the tokens and leave the ETH")
+	requestSweepCmd.Flags().StringArray("psbt", nil, "wrap this PSBT file as it is (repeatable)")
+	requestSweepCmd.Flags().String("multisig", "", "with --btc-rpc: sweep the P2WSH multisig M:PUBKEY,PUBKEY,... (hex, script order)")
+	requestSweepCmd.Flags().StringSlice("btc-address", nil, "with --btc-rpc: only these manifest addresses (default: all)")
+	requestSweepCmd.Flags().StringSlice("eth-address", nil, "with --eth-rpc: only these manifest addresses (default: all)")
+	addNodeFlags(requestSweepCmd)
 	requestWithdrawCmd.Flags().StringArray("pay", nil, "ADDRESS=AMOUNT[@CONTRACT] in base units (repeatable)")
 	requestWithdrawCmd.Flags().String("from", "", "ethereum: the address paying")
 	requestCmd.AddCommand(requestSweepCmd, requestWithdrawCmd)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/icebox-custody/icebox/chain"
+	"github.com/icebox-custody/icebox/chain/btc"
 	"github.com/icebox-custody/icebox/chain/registry"
 	"github.com/icebox-custody/icebox/hsm"
 	"github.com/icebox-custody/icebox/hsm/pkcs11"
@@ -153,7 +154,8 @@ func (d *daemon) ownKeys(ctx context.Context) ([]keyView, error) {
 }
 
 // adapters builds one adapter per configured network; each knows only the
-// keys labelled for its chain family.
+// keys labelled for its chain family. The Bitcoin adapter also knows the
+// configured multisig wallets (their addresses count as our own).
 func (d *daemon) adapters(ctx context.Context) (map[chain.Network]chain.Adapter, []string, error) {
 	keys, err := d.ownKeys(ctx)
 	if err != nil {
@@ -176,6 +178,19 @@ func (d *daemon) adapters(ctx context.Context) (map[chain.Network]chain.Adapter,
 			}
 			ks = append(ks, ok)
 			own = append(own, k.Address)
+		}
+		if n.Family() == chain.FamilyBTC && len(d.cfg.Multisig) > 0 {
+			ms, addrs, err := d.cfg.multisigForKeys(n, ks)
+			if err != nil {
+				return nil, nil, err
+			}
+			ad, err := btc.NewAdapter(btc.Config{Network: n, Keys: ks, Multisig: ms})
+			if err != nil {
+				return nil, nil, fmt.Errorf("network %s: %w", n, err)
+			}
+			out[n] = ad
+			own = append(own, addrs...)
+			continue
 		}
 		ads, err := registry.Adapters([]chain.Network{n}, ks)
 		if err != nil {
