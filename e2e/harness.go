@@ -648,8 +648,7 @@ func (s *Signer) Audit(t testing.TB) []audit.Record {
 	t.Helper()
 	out := s.NewPath(t, "audit.jsonl")
 	s.MustIceboxd(t, "audit", "export", "-o", out)
-	v := s.MustIcebox(t, append([]string{"audit", "verify", out}, s.ManifestFlags()...)...)
-	_ = v
+	s.MustIcebox(t, append([]string{"audit", "verify", out}, s.ManifestFlags()...)...)
 	f, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)
