@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
 
 	"github.com/icebox-custody/icebox/chain"
 )
@@ -87,7 +88,7 @@ func readConfig(path string) (Config, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return Config{}, fmt.Errorf("%w: read %s: %v", errConfig, path, err)
 	}
-	if err := refuseListeners(v.AllSettings(), ""); err != nil {
+	if err := refuseListeners(rawSettings(path, v), ""); err != nil {
 		return Config{}, fmt.Errorf("%w: %s: %w", errConfig, path, err)
 	}
 	var c Config
@@ -196,6 +197,20 @@ func make33() []byte {
 // errListener: the configuration names a network listener or endpoint.
 var errListener = errors.New("iceboxd opens no network listener or socket: it is an air-gapped signer and talks only through files (inbox_dir / outbox_dir)")
 
+// rawSettings returns the config file as written (YAML or JSON), so that
+// even an empty section such as "grpc: {}" is seen; viper drops those. A
+// file yaml.v3 cannot read falls back to viper's view.
+func rawSettings(path string, v *viper.Viper) map[string]any {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var m map[string]any
+		if yaml.Unmarshal(data, &m) == nil && m != nil {
+			return m
+		}
+	}
+	return v.AllSettings()
+}
+
 // listenerWords are key names that ask for a network endpoint. A key whose
 // name is, starts or ends with one of them is refused, known key or not.
 var listenerWords = []string{"listen", "listener", "bind", "addr", "address", "host", "port", "rpc",
@@ -227,6 +242,12 @@ func refuseListenerValue(name string, v any) error {
 	switch x := v.(type) {
 	case map[string]any:
 		return refuseListeners(x, name+".")
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = e
+		}
+		return refuseListeners(m, name+".")
 	case []any:
 		for i, e := range x {
 			if err := refuseListenerValue(fmt.Sprintf("%s[%d]", name, i), e); err != nil {
