@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,30 +31,51 @@ func payload(n int, seed uint64) []byte {
 	return b
 }
 
-// lossyFrames writes the frames of a 100 KB payload (2.5·seqLen parts) as
-// PNGs and returns the paths of 70% of them, shuffled.
-func lossyFrames(t *testing.T) (data []byte, kept []string, total int) {
+var (
+	lossyOnce  sync.Once
+	lossyData  []byte
+	lossyPaths []string
+	lossyErr   error
+)
+
+// lossyFrames encodes a 100 KB payload as 2.5·seqLen UR parts, drops 30% of
+// them at random, shuffles the rest and writes those as PNG frames. It runs
+// once per test binary (the gozxing and zbarimg tests read the same files);
+// dropped frames are never rendered, since nothing would read them (the CLI
+// test renders and drops whole frame files).
+func lossyFrames(t *testing.T) (data []byte, kept []string) {
 	t.Helper()
-	data = payload(100_000, 1)
-	enc, err := ur.NewEncoder(ur.TypeIceboxRequest, ur.WrapBytes(data), ur.EncoderOptions{MaxFragmentLen: testFragmentLen})
-	if err != nil {
-		t.Fatal(err)
+	lossyOnce.Do(func() {
+		lossyData = payload(100_000, 1)
+		enc, err := ur.NewEncoder(ur.TypeIceboxRequest, ur.WrapBytes(lossyData), ur.EncoderOptions{MaxFragmentLen: testFragmentLen})
+		if err != nil {
+			lossyErr = err
+			return
+		}
+		parts := enc.Parts((enc.SeqLen()*5 + 1) / 2)
+		rng := rand.New(rand.NewPCG(5, 6))
+		rng.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+		keptParts := parts[:len(parts)*7/10]
+		frames, err := EncodeFrames(keptParts, Options{})
+		if err != nil {
+			lossyErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "icebox-qr-frames")
+		if err != nil {
+			lossyErr = err
+			return
+		}
+		if lossyPaths, lossyErr = WritePNGs(dir, frames); lossyErr != nil {
+			return
+		}
+		t.Logf("100 KB payload: %d fragments of %d bytes, %d parts, %d kept as %dx%d px frames in %s",
+			enc.SeqLen(), enc.FragmentLen(), len(parts), len(frames), frames[0].Rect.Dx(), frames[0].Rect.Dy(), dir)
+	})
+	if lossyErr != nil {
+		t.Fatal(lossyErr)
 	}
-	parts := enc.Parts((enc.SeqLen()*5 + 1) / 2)
-	frames, err := EncodeFrames(parts, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	paths, err := WritePNGs(t.TempDir(), frames)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	rng.Shuffle(len(paths), func(i, j int) { paths[i], paths[j] = paths[j], paths[i] })
-	kept = paths[:len(paths)*7/10]
-	t.Logf("100 KB payload: %d fragments of %d bytes, %d frames of %dx%d px, keeping %d",
-		enc.SeqLen(), enc.FragmentLen(), len(frames), frames[0].Rect.Dx(), frames[0].Rect.Dy(), len(kept))
-	return data, kept, len(frames)
+	return lossyData, lossyPaths
 }
 
 func finish(t *testing.T, d *ur.Decoder, want []byte) {
@@ -72,7 +94,7 @@ func finish(t *testing.T, d *ur.Decoder, want []byte) {
 }
 
 func TestPNGFramesLossyGozxing(t *testing.T) {
-	data, kept, _ := lossyFrames(t)
+	data, kept := lossyFrames(t)
 	d, err := ur.NewDecoder(ur.DecoderOptions{Types: []string{ur.TypeIceboxRequest}})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +123,7 @@ func TestPNGFramesLossyZbarimg(t *testing.T) {
 	if err != nil {
 		t.Fatalf("zbarimg is required (Debian zbar-tools): %v", err)
 	}
-	data, kept, _ := lossyFrames(t)
+	data, kept := lossyFrames(t)
 	start := time.Now()
 	out, err := exec.Command(zbar, append([]string{"--raw", "-q", "-Sdisable", "-Sqrcode.enable"}, kept...)...).Output()
 	if err != nil {
@@ -339,4 +361,12 @@ func BenchmarkDecodeZbarimg(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if len(lossyPaths) > 0 {
+		os.RemoveAll(filepath.Dir(lossyPaths[0]))
+	}
+	os.Exit(code)
 }
