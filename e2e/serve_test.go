@@ -70,7 +70,12 @@ func TestServe(t *testing.T) {
 		}
 	}
 
-	want := map[string]int{"served-btc": 1, "served-eth": 6}
+	// An oversize file is refused unread, with the reason.
+	if err := files.WriteAtomic(s.Inbox, "huge.icebox", make([]byte, bundle.DefaultLimits().MaxRequestBytes+1)); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]int{"served-btc": 1, "served-eth": 6, "": 0}
 	got := map[string]*bundle.Response{}
 	deadline := time.Now().Add(90 * time.Second)
 	for len(got) < len(want) {
@@ -101,6 +106,12 @@ func TestServe(t *testing.T) {
 	}
 	for id, n := range want {
 		r := got[id]
+		if id == "" {
+			if r.Status != bundle.StatusRefused || r.Refusal.Stage != "decode" || !strings.Contains(r.Refusal.Reason, "too large") {
+				t.Errorf("oversize file: %s %+v, want a decode refusal saying it is too large", r.Status, r.Refusal)
+			}
+			continue
+		}
 		if r == nil || r.Status != bundle.StatusSigned || len(r.Signed) != n {
 			t.Errorf("response for %s: %+v, want %d signed transactions", id, r, n)
 		}
@@ -112,8 +123,8 @@ func TestServe(t *testing.T) {
 	if _, ok := got["served-partial"]; ok {
 		t.Error("a partially written file was answered")
 	}
-	if names := dirNames(t, s.Archive); strings.Join(names, ",") != "served-btc.icebox,served-eth.icebox" {
-		t.Errorf("archive holds %v, want the two requests", names)
+	if names := dirNames(t, s.Archive); strings.Join(names, ",") != "huge.icebox,served-btc.icebox,served-eth.icebox" {
+		t.Errorf("archive holds %v, want the three inputs", names)
 	}
 	if names := dirNames(t, s.Inbox); strings.Join(names, ",") != "served-partial.icebox.part,served-partial.icebox.tmp" {
 		t.Errorf("inbox holds %v, want only the partial files", names)

@@ -204,6 +204,16 @@ func (p *Pipeline) Process(ctx context.Context, data []byte) (Outcome, error) {
 	return p.complete(ctx, r, signed)
 }
 
+// RefuseUnreadable answers input that could not be read at all (larger
+// than the cap, not a regular file, a read error) with a signed refusal at
+// the decode stage whose reason is cause, recorded in the audit log like
+// every refusal. It returns an error only when no response may be released.
+func (p *Pipeline) RefuseUnreadable(ctx context.Context, cause error) (Outcome, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refuse(ctx, &request{}, refuse(StageDecode, CodeMalformed, "request bundle: %v", cause))
+}
+
 func isHSMError(err error) bool {
 	for _, e := range []error{hsm.ErrSessionFailed, hsm.ErrKeyNotFound, hsm.ErrAmbiguousKey,
 		hsm.ErrMechanismUnsupported, hsm.ErrPINLocked, hsm.ErrPINIncorrect, hsm.ErrBadSignature, hsm.ErrTokenNotPresent} {

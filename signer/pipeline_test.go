@@ -257,3 +257,11 @@ func TestOversizeRefusedBeforeDecoding(t *testing.T) {
 		f.expectRefused(out, err, signer.StageDecode, signer.CodeMalformed)
 	}
 }
+
+// TestRefuseUnreadable: input that could not be read is answered with a
+// signed, audited decode refusal naming the cause.
+func TestRefuseUnreadable(t *testing.T) {
+	f := newFixture(t)
+	out, err := f.pipeline(f.hsm).RefuseUnreadable(f.ctx, errors.New("inbox big.icebox: too large: 99 bytes, limit 9"))
+	f.expectRefused(out, err, signer.StageDecode, signer.CodeMalformed, "too large: 99 bytes")
+}

@@ -204,14 +204,8 @@ func hsmFailedWhileServing(err error) bool {
 // every bundle, so an installed change takes effect at its activation time.
 func (s *server) serveOne(ctx context.Context, it files.Item) error {
 	log := slog.With("file", it.Name)
-	var data []byte
-	if it.Err == nil {
-		data = it.Data
-	} else {
-		// Oversize or unreadable: the pipeline refuses it at the decode stage
-		// with the reason, so the requester learns why.
+	if it.Err != nil {
 		log.Warn("inbox file unreadable", "err", it.Err)
-		data = nil
 	}
 	p, err := s.d.pipeline(ctx, nil)
 	if err != nil {
@@ -220,7 +214,14 @@ func (s *server) serveOne(ctx context.Context, it files.Item) error {
 		}
 		return err
 	}
-	out, err := p.Process(ctx, data)
+	var out signer.Outcome
+	if it.Err == nil {
+		out, err = p.Process(ctx, it.Data)
+	} else {
+		// Oversize or unreadable: refused at the decode stage with the
+		// reason, so the requester learns why.
+		out, err = p.RefuseUnreadable(ctx, it.Err)
+	}
 	if err != nil {
 		if hsmFailedWhileServing(err) {
 			return fmt.Errorf("%w: %s: %w", errHSMUnavailable, it.Name, err)
