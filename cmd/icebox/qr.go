@@ -22,9 +22,7 @@ import (
 	"github.com/icebox-custody/icebox/ur/fountain"
 )
 
-// Defaults of icebox qr encode; docs/qr.md explains the choice.
 const (
-	defaultFragmentLen = 300
 	// maxQRPayload is the largest file qr encode reads: the UR decoder's
 	// default message cap less the CBOR byte-string head.
 	maxQRPayload = fountain.DefaultMaxMessageLen - 9
@@ -82,7 +80,7 @@ func init() {
 	f.String("gif", "", "write an animated GIF to this file")
 	f.Bool("terminal", false, "animate the QR codes in the terminal until Ctrl-C")
 	f.Bool("text", false, "print the UR parts, one per line")
-	f.Int("fragment-len", defaultFragmentLen, "maximum payload bytes per QR code")
+	f.Int("fragment-len", ur.DefaultFragmentLen, "maximum payload bytes per QR code")
 	f.Int("fps", qr.DefaultFPS, "frames per second of the GIF and terminal animation")
 	f.Int("parts", 0, "number of parts to emit (0: 2.5 × the fragment count)")
 	f.String("level", qr.DefaultLevel.String(), "QR error correction: L, M, Q or H")
