@@ -32,3 +32,14 @@ var (
 	// ErrBadSignature: the HSM returned bytes that are not a valid signature.
 	ErrBadSignature = errors.New("HSM returned an invalid signature")
 )
+
+// Sentinel errors of the backup ceremony (hsm.KeyWrapper, hsm.KeyUnwrapper).
+var (
+	// ErrNotWrappable: a key cannot leave the token, not even wrapped (it was
+	// generated non-extractable, or the module cannot wrap its key type).
+	ErrNotWrappable = errors.New("key cannot be wrapped for backup")
+	// ErrTokenNotEmpty: a restore target already holds keys.
+	ErrTokenNotEmpty = errors.New("token is not empty")
+	// ErrSOPINIncorrect: the security officer PIN was refused.
+	ErrSOPINIncorrect = errors.New("security officer PIN incorrect")
+)
