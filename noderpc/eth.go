@@ -195,3 +195,29 @@ func (e *ETH) Receipt(ctx context.Context, hash string) (*Receipt, error) {
 	}
 	return r, nil
 }
+
+// EstimateGas asks the node how much gas a call from → to with data needs
+// (eth_estimateGas against the pending state).
+func (e *ETH) EstimateGas(ctx context.Context, from, to, data string) (uint64, error) {
+	var q Quantity
+	call := map[string]string{"from": from, "to": to, "data": data}
+	if err := e.c.Call(ctx, "eth_estimateGas", []any{call, "pending"}, &q); err != nil {
+		return 0, fmt.Errorf("estimate gas %s → %s: %w", from, to, err)
+	}
+	if !q.IsUint64() {
+		return 0, fmt.Errorf("%w: eth_estimateGas: %s does not fit 64 bits", ErrResponse, q.String())
+	}
+	return q.Uint64(), nil
+}
+
+// ERC20TransferData is the calldata of transfer(to, amount) ("0x…" hex).
+func ERC20TransferData(to string, amount *big.Int) (string, error) {
+	h, err := addressHex("to", to)
+	if err != nil {
+		return "", err
+	}
+	if amount == nil || amount.Sign() < 0 || amount.BitLen() > 256 {
+		return "", fmt.Errorf("%w: amount must be 0 ≤ amount < 2^256", ErrConfig)
+	}
+	return "0xa9059cbb" + strings.Repeat("0", 24) + h + hex.EncodeToString(amount.FillBytes(make([]byte, 32))), nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"strings"
 
@@ -208,4 +209,30 @@ func broadcast(ctx context.Context, btcN *noderpc.BTC, ethN *noderpc.ETH, n chai
 	default:
 		return "", fmt.Errorf("cannot broadcast on %s", n)
 	}
+}
+
+// tokenGasFromNode estimates every token transfer of the sweep with the
+// node (eth_estimateGas) and returns the largest plus 25%, the gas limit of
+// each transfer; 0 when there is no token balance (the wallet default).
+// Gas costs differ between contracts and forks: a fixed limit is not safe.
+func tokenGasFromNode(ctx context.Context, node *noderpc.ETH, f wallet.AccountsFile, to string) (uint64, error) {
+	var most uint64
+	for _, a := range f.Accounts {
+		for _, t := range a.Tokens {
+			amt, ok := new(big.Int).SetString(t.Balance, 10)
+			if !ok {
+				return 0, fmt.Errorf("token %s balance %q", t.Contract, t.Balance)
+			}
+			data, err := noderpc.ERC20TransferData(to, amt)
+			if err != nil {
+				return 0, err
+			}
+			g, err := node.EstimateGas(ctx, a.Address, t.Contract, data)
+			if err != nil {
+				return 0, fmt.Errorf("ethereum node: %w", err)
+			}
+			most = max(most, g)
+		}
+	}
+	return most + most/4, nil
 }

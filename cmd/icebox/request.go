@@ -141,7 +141,11 @@ be in the signer's manifest. The request is signed with the requester's key.`,
 				return err
 			}
 			skipNative, _ := cmd.Flags().GetBool("tokens-only")
-			t, err := wallet.ETHSweep(m, f, toETH, wallet.ETHSweepOptions{Tokens: tokens, SkipNative: skipNative})
+			gas, err := tokenGasFromNode(ctx, en, f, toETH)
+			if err != nil {
+				return err
+			}
+			t, err := wallet.ETHSweep(m, f, toETH, wallet.ETHSweepOptions{Tokens: tokens, SkipNative: skipNative, TokenGasLimit: gas})
 			if err != nil {
 				return err
 			}

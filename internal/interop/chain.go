@@ -291,8 +291,19 @@ func (e *env) fundETH(ctx context.Context) error {
 	return e.installGovernance()
 }
 
+// sendFromDev sends from geth's dev account with an explicit nonce (geth
+// can hand out the same pending nonce twice while --dev seals a block).
 func (e *env) sendFromDev(ctx context.Context, tx map[string]string) (string, error) {
+	if e.devNonce == nil {
+		n, err := e.eth.Nonce(ctx, e.devAccount)
+		if err != nil {
+			return "", err
+		}
+		e.devNonce = &n
+	}
 	tx["from"] = e.devAccount
+	tx["nonce"] = fmt.Sprintf("0x%x", *e.devNonce)
+	*e.devNonce++
 	var h string
 	if err := e.eth.Client().Call(ctx, "eth_sendTransaction", []any{tx}, &h); err != nil {
 		return "", err
@@ -306,6 +317,10 @@ func (e *env) waitReceipt(ctx context.Context, hash string) (*noderpc.Receipt, e
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		r, err := e.eth.Receipt(ctx, hash)
+		var ne *noderpc.NodeError
+		if errors.As(err, &ne) && strings.Contains(ne.Message, "indexing is in progress") {
+			r, err = nil, nil // geth answers this until its fresh index is built
+		}
 		if err != nil {
 			return nil, err
 		}

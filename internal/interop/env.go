@@ -52,6 +52,7 @@ type env struct {
 	multisigAddr     string
 	token            string
 	devAccount       string
+	devNonce         *uint64
 	policyYAML       string
 	rosterYAML       string
 	seq              int
