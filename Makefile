@@ -75,3 +75,30 @@ CRASH_KILLS ?= 200
 crashtest: deps build
 	$(GO) build -o bin/crashtest ./internal/crashtest
 	bin/crashtest -kills $(CRASH_KILLS) -bin bin
+
+# interop proves against real node software that btcd and geth accept what
+# Icebox signs (internal/interop; docs/interop.md). The pinned node binaries
+# are built once per machine with go install into INTEROP_CACHE and reused;
+# the nodes run on 127.0.0.1 only with throwaway data directories. Prints
+# "interop: N passed, M failed". INTEROP_KEEP=1 keeps the working directory.
+BTCD_VERSION  := v0.24.2
+GETH_VERSION  := v1.17.10
+INTEROP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/icebox-interop
+INTEROP_BTCD  := $(INTEROP_CACHE)/btcd-$(BTCD_VERSION)
+INTEROP_GETH  := $(INTEROP_CACHE)/geth-$(GETH_VERSION)
+INTEROP_KEEP  ?=
+.PHONY: interop interop-nodes
+interop-nodes:
+	@if [ ! -x $(INTEROP_BTCD)/btcd ] || [ ! -x $(INTEROP_BTCD)/btcctl ]; then \
+		echo "== go install btcd + btcctl $(BTCD_VERSION) into $(INTEROP_BTCD) (once per machine)"; \
+		GOBIN=$(INTEROP_BTCD) $(GO) install github.com/btcsuite/btcd@$(BTCD_VERSION) \
+			github.com/btcsuite/btcd/cmd/btcctl@$(BTCD_VERSION) || exit 1; \
+	fi
+	@if [ ! -x $(INTEROP_GETH)/geth ]; then \
+		echo "== go install geth $(GETH_VERSION) into $(INTEROP_GETH) (once per machine, ~5 min on 2 idle cores)"; \
+		GOBIN=$(INTEROP_GETH) $(GO) install github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION) || exit 1; \
+	fi
+
+interop: deps build interop-nodes
+	$(GO) build -o bin/interop ./internal/interop
+	bin/interop -bin bin -btcd $(INTEROP_BTCD)/btcd -geth $(INTEROP_GETH)/geth $(if $(INTEROP_KEEP),-keep)

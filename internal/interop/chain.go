@@ -98,7 +98,7 @@ func (e *env) restartBTCD(ctx context.Context, addrs []string) error {
 	for _, a := range addrs {
 		args = append(args, "--miningaddr="+a)
 	}
-	n, err := startNode("btcd", filepath.Join(e.nodes, "btcd"), filepath.Join(e.work, "btcd", "stdout.log"), args)
+	n, err := startNode("btcd", e.btcdBin, filepath.Join(e.work, "btcd", "stdout.log"), args)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (e *env) startGeth(ctx context.Context) error {
 		"--http", "--http.addr", "127.0.0.1", "--http.port", fmt.Sprint(httpPort), "--http.api", "eth,net,web3",
 		"--authrpc.addr", "127.0.0.1", "--authrpc.port", fmt.Sprint(authPort),
 		"--port", "0", "--maxpeers", "0", "--nodiscover", "--nat", "none", "--ipcdisable", "--verbosity", "3"}
-	n, err := startNode("geth", filepath.Join(e.nodes, "geth"), filepath.Join(e.work, "geth.log"), args)
+	n, err := startNode("geth", e.gethBin, filepath.Join(e.work, "geth.log"), args)
 	if err != nil {
 		return err
 	}

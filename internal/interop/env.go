@@ -28,7 +28,8 @@ const (
 
 // env is the state shared by the steps.
 type env struct {
-	bin, nodes, work string
+	bin, work        string
+	btcdBin, gethBin string
 	noETH            bool
 	suite            *suite
 

@@ -61,15 +61,23 @@ func main() {
 
 func run() int {
 	binDir := flag.String("bin", "bin", "directory holding icebox and iceboxd")
-	nodeDir := flag.String("nodes", "", "directory holding btcd and geth (required)")
+	nodeDir := flag.String("nodes", "", "directory holding btcd and geth (or give -btcd and -geth)")
+	btcdBin := flag.String("btcd", "", "btcd binary (default: NODES/btcd)")
+	gethBin := flag.String("geth", "", "geth binary (default: NODES/geth)")
 	workDir := flag.String("work", "", "working directory (default: a new temporary directory, removed unless -keep)")
 	keep := flag.Bool("keep", false, "keep the working directory")
 	noETH := flag.Bool("no-eth", false, "bitcoin only (no geth): for working on the bitcoin items")
 	flag.Parse()
 	start := time.Now()
 	s := &suite{log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	if *nodeDir == "" {
-		fmt.Fprintln(os.Stderr, "interop: -nodes DIR is required")
+	if *btcdBin == "" && *nodeDir != "" {
+		*btcdBin = filepath.Join(*nodeDir, "btcd")
+	}
+	if *gethBin == "" && *nodeDir != "" {
+		*gethBin = filepath.Join(*nodeDir, "geth")
+	}
+	if *btcdBin == "" || (*gethBin == "" && !*noETH) {
+		fmt.Fprintln(os.Stderr, "interop: give -btcd and -geth (or -nodes DIR)")
 		fmt.Println("interop: 0 passed, 1 failed")
 		return 2
 	}
@@ -87,7 +95,7 @@ func run() int {
 		}
 	}
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
-	e := &env{bin: abs(*binDir), nodes: abs(*nodeDir), work: abs(dir), suite: s, noETH: *noETH}
+	e := &env{bin: abs(*binDir), btcdBin: abs(*btcdBin), gethBin: abs(*gethBin), work: abs(dir), suite: s, noETH: *noETH}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
