@@ -64,9 +64,11 @@ func runChild(specPath, reqPath, profile string) childResult {
 			return fail(err)
 		}
 	}
+	cpu0 := processCPU()
 	start := time.Now()
 	out, err := s.pipeline.Process(ctx, data)
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -77,7 +79,7 @@ func runChild(specPath, reqPath, profile string) childResult {
 		r := out.Response.Refusal
 		return fail(fmt.Errorf("refused at %s (%s): %s", r.Stage, r.Code, r.Reason))
 	}
-	return childResult{ElapsedNS: elapsed.Nanoseconds(), Signed: len(out.Response.Signed), VmHWMKB: vmHWM()}
+	return childResult{ElapsedNS: elapsed.Nanoseconds(), CPUNS: cpu.Nanoseconds(), Signed: len(out.Response.Signed), VmHWMKB: vmHWM()}
 }
 
 // vmHWM reads the peak resident set size of this process (kB) from

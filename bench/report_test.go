@@ -43,9 +43,23 @@ type rawResult struct {
 	sigs     int
 	elapsed  time.Duration
 	lat      []time.Duration // per signature (1 session only)
+	cpu      time.Duration   // process CPU time (user + system; SoftHSM runs in-process)
 }
 
 func (r rawResult) rate() float64 { return float64(r.sigs) / r.elapsed.Seconds() }
+
+// cpuPerSig is the CPU time of this process per signature: immune to what
+// other processes on a shared machine do.
+func (r rawResult) cpuPerSig() time.Duration { return r.cpu / time.Duration(r.sigs) }
+
+// processCPU returns this process's user + system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // rawRun signs n digests with the bare C_Sign path on sessions sessions.
 func (e *env) rawRun(tb testing.TB, sessions, n int) rawResult {
@@ -60,6 +74,7 @@ func (e *env) rawRun(tb testing.TB, sessions, n int) rawResult {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
+	cpu0 := processCPU()
 	start := time.Now()
 	for s := 0; s < sessions; s++ {
 		wg.Add(1)
@@ -86,6 +101,7 @@ func (e *env) rawRun(tb testing.TB, sessions, n int) rawResult {
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	res.cpu = processCPU() - cpu0
 	if err, _ := firstErr.Load().(error); err != nil {
 		tb.Fatalf("raw sign: %v", err)
 	}
@@ -101,12 +117,24 @@ type e2eResult struct {
 	rawBefore rawResult
 	rawAfter  rawResult
 	rssMB     float64 // child runs only
+	cpu       time.Duration
 }
 
 func (r e2eResult) rate() float64 { return float64(r.sigs*r.runs) / r.elapsed.Seconds() }
 func (r e2eResult) raw() float64  { return (r.rawBefore.rate() + r.rawAfter.rate()) / 2 }
 func (r e2eResult) ratio() float64 {
 	return r.rate() / r.raw()
+}
+
+// cpuPerSig is the process CPU time per signature end to end.
+func (r e2eResult) cpuPerSig() time.Duration { return r.cpu / time.Duration(r.sigs*r.runs) }
+
+// cpuRatio is raw CPU per signature over end-to-end CPU per signature: the
+// share of the CPU the HSM gets, which on a dedicated machine with a
+// session per core bounds e2e/raw. It does not drift with other load.
+func (r e2eResult) cpuRatio() float64 {
+	raw := (r.rawBefore.cpuPerSig() + r.rawAfter.cpuPerSig()) / 2
+	return float64(raw) / float64(r.cpuPerSig())
 }
 
 // batch measures runs requests of the same shape, bracketed by raw runs of
@@ -126,7 +154,9 @@ func (e *env) batch(tb testing.TB, name string, kind bundle.RequestKind, sigs, r
 	stop := startProfile(tb, name)
 	ctx := context.Background()
 	for _, r := range reqs {
+		cpu0 := processCPU()
 		d, out, err := process(ctx, e.side.pipeline, r)
+		res.cpu += processCPU() - cpu0
 		if err == nil {
 			err = checkSigned(out, ntx)
 		}
@@ -158,6 +188,7 @@ func startProfile(tb testing.TB, name string) func() {
 // childResult is what the RSS child reports on stdout.
 type childResult struct {
 	ElapsedNS int64  `json:"elapsed_ns"`
+	CPUNS     int64  `json:"cpu_ns"`
 	Signed    int    `json:"signed"`
 	VmHWMKB   int64  `json:"vmhwm_kb"`
 	Error     string `json:"error,omitempty"`
@@ -200,6 +231,7 @@ func (e *env) childBatch(tb testing.TB, name string, kind bundle.RequestKind, si
 		tb.Fatalf("%s child: signed %d of %d: %s", name, cr.Signed, len(txs), cr.Error)
 	}
 	res.elapsed = time.Duration(cr.ElapsedNS)
+	res.cpu = time.Duration(cr.CPUNS)
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	res.rssMB = float64(cr.VmHWMKB) / 1024
 	if ru != nil && float64(ru.Maxrss)/1024 > res.rssMB {
