@@ -63,6 +63,14 @@ func ParseBTCAmount(s string) (int64, error) {
 	if s == "" || len(s) > 40 || strings.ContainsAny(s, "/\"") {
 		return 0, fmt.Errorf("%w: btc amount %q is not a decimal number", ErrResponse, s)
 	}
+	// An exponent is allowed (btcd prints small amounts as 1e-05) but
+	// bounded: big.Rat would happily build 10^999999999.
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(s[i+1:])
+		if err != nil || exp < -30 || exp > 30 {
+			return 0, fmt.Errorf("%w: btc amount %q: exponent out of range", ErrResponse, s)
+		}
+	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
 		return 0, fmt.Errorf("%w: btc amount %q is not a decimal number", ErrResponse, s)

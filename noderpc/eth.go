@@ -31,12 +31,12 @@ type Quantity struct{ big.Int }
 
 // UnmarshalJSON parses "0x…" (at most 256 bits, no leading zeros beyond "0x0").
 func (q *Quantity) UnmarshalJSON(b []byte) error {
-	v, err := ParseQuantity(strings.Trim(string(b), `"`))
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return fmt.Errorf("%w: quantity %.40s is not a JSON string", ErrResponse, b)
+	}
+	v, err := ParseQuantity(string(b[1 : len(b)-1]))
 	if err != nil {
 		return err
-	}
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
-		return fmt.Errorf("%w: quantity %s is not a JSON string", ErrResponse, b)
 	}
 	q.Int = *v
 	return nil
