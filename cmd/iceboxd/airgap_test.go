@@ -182,16 +182,15 @@ func TestScanProcFindsSockets(t *testing.T) {
 	}
 }
 
-// TestAirGap runs the real `iceboxd sign` and `iceboxd serve` in a network
+// testAirGap runs the real `iceboxd sign` and `iceboxd serve` in a network
 // namespace with no interfaces (unshare -n) and inspects their file
 // descriptors and socket tables during the run: no socket, ever, and the
 // requests are still signed.
-func TestAirGap(t *testing.T) {
+func testAirGap(t *testing.T, w *world.World) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
 		t.Fatalf("unshare (util-linux) is required: %v", err)
 	}
-	w := newWorld(t, world.Options{})
 	must := mustSub(t)
 
 	t.Run("sign", func(t *testing.T) {

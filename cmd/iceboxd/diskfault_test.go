@@ -132,13 +132,12 @@ func auditKinds(t *testing.T, w *world.World, id string) map[string]int {
 	return kinds
 }
 
-// TestServeDiskFaults: the store's filesystem goes read-only, or fills up,
+// testDiskFaults: the store's filesystem goes read-only, or fills up,
 // while iceboxd serve runs. The decision cannot be recorded, so nothing is
 // output and nothing is signed without its audit record; serve exits with
 // the reason, the request stays in the inbox, and once the disk is fixed
 // the same request is signed exactly once.
-func TestServeDiskFaults(t *testing.T) {
-	w := newWorld(t, world.Options{})
+func testDiskFaults(t *testing.T, w *world.World) {
 	must := mustSub(t)
 	store := newLoopStore(t, w)
 
@@ -153,7 +152,7 @@ func TestServeDiskFaults(t *testing.T) {
 		if code == 0 || !strings.Contains(d.stderr(), "no response was produced") {
 			t.Fatalf("exit %d, stderr:\n%s\nwant a failure saying no response was produced", code, d.stderr())
 		}
-		noOutput(t, w, name)
+		noOutput(t, w, name, r.ID)
 		lines := strings.Split(strings.TrimSpace(d.stderr()), "\n")
 		t.Logf("read-only: serve stopped with: %s", lines[len(lines)-1])
 		if k := auditKinds(t, w, r.ID); k["signed"] != 0 || k["intent"] != 0 {
