@@ -5,7 +5,8 @@
 // finds the token by label or serial, obtains the user PIN (PIN file,
 // $ICEBOX_HSM_PIN, or an interactive prompt — in that order; never from the
 // configuration) and logs in. The returned *HSM implements hsm.Signer,
-// hsm.KeyGenerator, hsm.KeyLister, hsm.IdentityKeeper and hsm.AnchorStore and
+// hsm.KeyGenerator, hsm.KeyLister, hsm.IdentityKeeper, hsm.AnchorStore,
+// hsm.KeyWrapper and hsm.KeyUnwrapper and
 // is safe for concurrent use: operations borrow a session from a bounded
 // pool (Config.Sessions, default = number of CPUs).
 //
@@ -20,6 +21,18 @@
 //   - The identity key (label "icebox-identity") is Ed25519 (CKM_EDDSA) when
 //     the token offers CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA, else ECDSA
 //     P-256 over SHA-256(message). Its signatures verify with sigkey.
+//   - Backup mode (Config.Backup, see hsm.BackupMode): by default keys are
+//     CKA_EXTRACTABLE=false and can never leave the token. With
+//     hsm.BackupWrapWithTrusted they are generated CKA_SENSITIVE,
+//     CKA_EXTRACTABLE and CKA_WRAP_WITH_TRUSTED (the identity key then is
+//     P-256), and WrapAll/UnwrapAll (hsm.KeyWrapper, hsm.KeyUnwrapper) move
+//     them between tokens encrypted with CKM_AES_KEY_WRAP_PAD under a
+//     CKA_TRUSTED AES-256 session key that the security officer imports
+//     (SO PIN: Config.SOPINFile, $ICEBOX_HSM_SO_PIN or a prompt). During a
+//     ceremony the handle holds every pool session, logs the user out, the
+//     SO in and out, and the user back in. UnwrapAll only writes to an empty
+//     token, re-creates keys CKA_EXTRACTABLE=false, proves each with a test
+//     signature and destroys everything it created when anything fails.
 //   - Anchors are private token CKO_DATA objects (CKA_APPLICATION "icebox",
 //     CKA_LABEL "icebox-anchor:" + name).
 //   - Errors wrap the hsm sentinels (hsm.ErrPINIncorrect, ...) and the

@@ -111,7 +111,10 @@ func isNotFound(err error) bool {
 	return err != nil && errors.Is(err, hsm.ErrKeyNotFound)
 }
 
-// identityAlgorithm picks Ed25519 when the token lists both EdDSA mechanisms.
+// identityAlgorithm picks Ed25519 when the token lists both EdDSA
+// mechanisms, except in hsm.BackupWrapWithTrusted mode, which always uses
+// P-256: some tokens (SoftHSM2 2.6) cannot wrap EdDSA private keys, and a
+// backup that cannot carry the identity key would be worthless.
 func (h *HSM) identityAlgorithm() (sigkey.Algorithm, error) {
 	mechs, err := h.mod.Ctx.GetMechanismList(h.slot)
 	if err != nil {
@@ -122,6 +125,10 @@ func (h *HSM) identityAlgorithm() (sigkey.Algorithm, error) {
 		has[m.Mechanism] = true
 	}
 	switch {
+	case h.cfg.Backup == hsm.BackupWrapWithTrusted && has[p11.CKM_EC_KEY_PAIR_GEN] && has[p11.CKM_ECDSA]:
+		return sigkey.P256, nil
+	case h.cfg.Backup == hsm.BackupWrapWithTrusted:
+		return sigkey.AlgorithmUnknown, fmt.Errorf("%w: backup mode needs ECDSA P-256 for the identity key", hsm.ErrMechanismUnsupported)
 	case has[ckmECEdwardsKeyPairGen] && has[ckmEdDSA]:
 		return sigkey.Ed25519, nil
 	case has[p11.CKM_EC_KEY_PAIR_GEN] && has[p11.CKM_ECDSA]:
@@ -148,18 +155,17 @@ func (h *HSM) generateIdentity(sh p11.SessionHandle, alg sigkey.Algorithm) error
 		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
 		p11.NewAttribute(p11.CKA_ID, id),
 	}
-	privT := []*p11.Attribute{
+	privT := append([]*p11.Attribute{
 		p11.NewAttribute(p11.CKA_TOKEN, true),
 		p11.NewAttribute(p11.CKA_PRIVATE, true),
 		p11.NewAttribute(p11.CKA_SENSITIVE, true),
-		p11.NewAttribute(p11.CKA_EXTRACTABLE, false),
 		p11.NewAttribute(p11.CKA_SIGN, true),
 		p11.NewAttribute(p11.CKA_DECRYPT, false),
 		p11.NewAttribute(p11.CKA_UNWRAP, false),
 		p11.NewAttribute(p11.CKA_DERIVE, false),
 		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
 		p11.NewAttribute(p11.CKA_ID, id),
-	}
+	}, h.extractability()...)
 	_, _, err := h.mod.Ctx.GenerateKeyPair(sh, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, pubT, privT)
 	return err
 }

@@ -258,7 +258,9 @@ func lowS(raw []byte, r, s *secp256k1.ModNScalar, ref hsm.KeyRef) error {
 }
 
 // GenerateKey creates a secp256k1 key pair on the token: CKA_TOKEN,
-// CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE, signing only, with
+// CKA_PRIVATE, CKA_SENSITIVE, signing only, not CKA_EXTRACTABLE (or, in
+// hsm.BackupWrapWithTrusted mode, CKA_EXTRACTABLE with
+// CKA_WRAP_WITH_TRUSTED: see extractability), with
 // req.Label and a random 16-byte CKA_ID. A label already carried by a key
 // is refused with hsm.ErrLabelInUse.
 func (h *HSM) GenerateKey(ctx context.Context, req hsm.GenerateKeyRequest) (hsm.KeyInfo, error) {
@@ -290,18 +292,17 @@ func (h *HSM) GenerateKey(ctx context.Context, req hsm.GenerateKeyRequest) (hsm.
 			p11.NewAttribute(p11.CKA_LABEL, req.Label),
 			p11.NewAttribute(p11.CKA_ID, id),
 		}
-		privT := []*p11.Attribute{
+		privT := append([]*p11.Attribute{
 			p11.NewAttribute(p11.CKA_TOKEN, true),
 			p11.NewAttribute(p11.CKA_PRIVATE, true),
 			p11.NewAttribute(p11.CKA_SENSITIVE, true),
-			p11.NewAttribute(p11.CKA_EXTRACTABLE, false),
 			p11.NewAttribute(p11.CKA_SIGN, true),
 			p11.NewAttribute(p11.CKA_DERIVE, false),
 			p11.NewAttribute(p11.CKA_DECRYPT, false),
 			p11.NewAttribute(p11.CKA_UNWRAP, false),
 			p11.NewAttribute(p11.CKA_LABEL, req.Label),
 			p11.NewAttribute(p11.CKA_ID, id),
-		}
+		}, h.extractability()...)
 		_, _, err = h.mod.Ctx.GenerateKeyPair(sh,
 			[]*p11.Mechanism{p11.NewMechanism(p11.CKM_EC_KEY_PAIR_GEN, nil)}, pubT, privT)
 		if err != nil {
@@ -410,4 +411,21 @@ func parseSecp256k1Point(v []byte) (*secp256k1.PublicKey, error) {
 		return nil, fmt.Errorf("CKA_EC_POINT is not a secp256k1 point: %w", err)
 	}
 	return pub, nil
+}
+
+// extractability returns the private-key attributes of the backup mode:
+// CKA_EXTRACTABLE=false by default (the token sets CKA_NEVER_EXTRACTABLE);
+// in hsm.BackupWrapWithTrusted mode CKA_EXTRACTABLE=true together with
+// CKA_WRAP_WITH_TRUSTED=true, so that only a CKA_TRUSTED wrapping key (made
+// by the security officer) can ever take the key out, encrypted. Both
+// attributes are one-way: the key can later be made non-extractable, never
+// the reverse, and CKA_WRAP_WITH_TRUSTED can never be cleared.
+func (h *HSM) extractability() []*p11.Attribute {
+	if h.cfg.Backup == hsm.BackupWrapWithTrusted {
+		return []*p11.Attribute{
+			p11.NewAttribute(p11.CKA_EXTRACTABLE, true),
+			p11.NewAttribute(p11.CKA_WRAP_WITH_TRUSTED, true),
+		}
+	}
+	return []*p11.Attribute{p11.NewAttribute(p11.CKA_EXTRACTABLE, false)}
 }

@@ -17,46 +17,61 @@ import (
 // readPIN returns the user PIN from the first configured source. The PIN
 // never appears in an error.
 func readPIN(c Config) (string, error) {
-	if c.PINFile != "" {
-		st, err := os.Stat(c.PINFile)
+	return readSecret(c, secretSource{what: "user PIN", file: c.PINFile, env: PINEnv, prompt: c.PINPrompt, promptText: "User PIN"})
+}
+
+// readSOPIN reads the security officer PIN (key ceremonies only): the SO
+// PIN file, else $ICEBOX_HSM_SO_PIN, else a prompt when allowed.
+func readSOPIN(c Config) (string, error) {
+	return readSecret(c, secretSource{what: "security officer PIN", file: c.SOPINFile, env: SOPINEnv, prompt: c.SOPINPrompt, promptText: "Security officer (SO) PIN"})
+}
+
+type secretSource struct {
+	what, file, env, promptText string
+	prompt                      bool
+}
+
+func readSecret(c Config, src secretSource) (string, error) {
+	if src.file != "" {
+		st, err := os.Stat(src.file)
 		if err != nil {
-			return "", fmt.Errorf("%w: pin file %s: %v", hsm.ErrPINMissing, c.PINFile, err)
+			return "", fmt.Errorf("%w: %s file %s: %v", hsm.ErrPINMissing, src.what, src.file, err)
 		}
 		if st.Mode().Perm()&0o077 != 0 {
-			return "", fmt.Errorf("%w: pin file %s has mode %v: it must not be readable by group or others (chmod 600)",
-				hsm.ErrPINMissing, c.PINFile, st.Mode().Perm())
+			return "", fmt.Errorf("%w: %s file %s has mode %v: it must not be readable by group or others (chmod 600)",
+				hsm.ErrPINMissing, src.what, src.file, st.Mode().Perm())
 		}
-		raw, err := os.ReadFile(c.PINFile)
+		raw, err := os.ReadFile(src.file)
 		if err != nil {
-			return "", fmt.Errorf("%w: pin file %s: %v", hsm.ErrPINMissing, c.PINFile, err)
+			return "", fmt.Errorf("%w: %s file %s: %v", hsm.ErrPINMissing, src.what, src.file, err)
 		}
 		line, _, _ := bytes.Cut(raw, []byte("\n"))
 		pin := strings.TrimRight(string(line), "\r")
 		if pin == "" {
-			return "", fmt.Errorf("%w: pin file %s is empty", hsm.ErrPINMissing, c.PINFile)
+			return "", fmt.Errorf("%w: %s file %s is empty", hsm.ErrPINMissing, src.what, src.file)
 		}
 		return pin, nil
 	}
-	if pin := os.Getenv(PINEnv); pin != "" {
+	if pin := os.Getenv(src.env); pin != "" {
 		return pin, nil
 	}
-	if c.PINPrompt {
+	if src.prompt {
 		fd := int(c.PromptIn.Fd())
 		if !term.IsTerminal(fd) {
-			return "", fmt.Errorf("%w: PIN prompt needs a terminal (set a pin file or $%s)", hsm.ErrPINMissing, PINEnv)
+			return "", fmt.Errorf("%w: %s prompt needs a terminal (set a file or $%s)", hsm.ErrPINMissing, src.what, src.env)
 		}
-		fmt.Fprintf(c.PromptOut, "User PIN for token %s: ", c.tokenName())
+		fmt.Fprintf(c.PromptOut, "%s for token %s: ", src.promptText, c.tokenName())
 		raw, err := term.ReadPassword(fd)
 		fmt.Fprintln(c.PromptOut)
 		if err != nil {
-			return "", fmt.Errorf("%w: read PIN from terminal: %v", hsm.ErrPINMissing, err)
+			return "", fmt.Errorf("%w: read %s from terminal: %v", hsm.ErrPINMissing, src.what, err)
 		}
 		if len(raw) == 0 {
-			return "", fmt.Errorf("%w: empty PIN entered", hsm.ErrPINMissing)
+			return "", fmt.Errorf("%w: empty %s entered", hsm.ErrPINMissing, src.what)
 		}
 		return string(raw), nil
 	}
-	return "", fmt.Errorf("%w: configure a pin file, set $%s, or enable the PIN prompt", hsm.ErrPINMissing, PINEnv)
+	return "", fmt.Errorf("%w: no %s: configure a file, set $%s, or enable the prompt", hsm.ErrPINMissing, src.what, src.env)
 }
 
 // failureCounter persists consecutive failed logins per token serial.

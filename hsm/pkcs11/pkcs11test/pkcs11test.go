@@ -153,3 +153,11 @@ func withLogin(t testing.TB, tok Token, fn func(ctx *p11.Ctx, sh p11.SessionHand
 	}
 	fn(ctx, sh)
 }
+
+// WithSession runs fn on a session of the token logged in as the user, for
+// tests that must call the module directly (e.g. to show what the token
+// itself refuses).
+func WithSession(t testing.TB, tok Token, fn func(ctx *p11.Ctx, sh p11.SessionHandle)) {
+	t.Helper()
+	withLogin(t, tok, fn)
+}
