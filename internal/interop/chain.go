@@ -27,9 +27,11 @@ const (
 	matureBlocks      = 100
 )
 
+// stopNodes stops every node and makes later starts fail (interrupt).
 func (e *env) stopNodes() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.closed = true
 	e.btcd.stop()
 	e.geth.stop()
 	e.btcd, e.geth = nil, nil
@@ -86,6 +88,22 @@ func (e *env) startNodes(ctx context.Context) error {
 	return nil
 }
 
+// adopt records a started node in slot, or stops it at once when the
+// driver is already shutting down.
+func (e *env) adopt(slot **node, n *node) error {
+	e.mu.Lock()
+	closed := e.closed
+	if !closed {
+		*slot = n
+	}
+	e.mu.Unlock()
+	if closed {
+		n.stop()
+		return errors.New("interrupted")
+	}
+	return nil
+}
+
 // restartBTCD (re)starts btcd mining to addrs (btcd takes mining addresses
 // only at startup).
 func (e *env) restartBTCD(ctx context.Context, addrs []string) error {
@@ -102,9 +120,9 @@ func (e *env) restartBTCD(ctx context.Context, addrs []string) error {
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	e.btcd = n
-	e.mu.Unlock()
+	if err := e.adopt(&e.btcd, n); err != nil {
+		return err
+	}
 	return n.waitReady(ctx, func(c context.Context) error { _, err := e.btc.BlockCount(c); return err })
 }
 
@@ -127,9 +145,9 @@ func (e *env) startGeth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	e.geth = n
-	e.mu.Unlock()
+	if err := e.adopt(&e.geth, n); err != nil {
+		return err
+	}
 	if e.eth, err = noderpc.NewETH(noderpc.Config{URL: e.ethURL}); err != nil {
 		return err
 	}

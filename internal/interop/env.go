@@ -33,10 +33,11 @@ type env struct {
 	noETH            bool
 	suite            *suite
 
-	mu    sync.Mutex
-	btcd  *node
-	geth  *node
-	btcdA []string // btcd's fixed arguments (restarted with other mining addresses)
+	mu     sync.Mutex
+	closed bool // stopNodes ran: start nothing more
+	btcd   *node
+	geth   *node
+	btcdA  []string // btcd's fixed arguments (restarted with other mining addresses)
 
 	rpcPass        string
 	btcURL, ethURL string

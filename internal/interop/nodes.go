@@ -80,6 +80,9 @@ func (n *node) waitReady(ctx context.Context, probe func(context.Context) error)
 	deadline := time.Now().Add(60 * time.Second)
 	var last error
 	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if n.exited() {
 			return fmt.Errorf("%s exited during startup (see its log)", n.name)
 		}
