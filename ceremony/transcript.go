@@ -45,7 +45,7 @@ func TranscriptRestore(b *Backup, used []Share, targetToken, targetSerial string
 	header(&s, "RESTORE", b)
 	fmt.Fprintf(&s, "restored at (UTC): %s\n", at.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&s, "target token:      %s (serial %s), keys unwrapped CKA_SENSITIVE, CKA_EXTRACTABLE=false\n", targetToken, targetSerial)
-	fmt.Fprintf(&s, "\nShares presented (%d of %d needed):\n", len(used), b.Threshold)
+	fmt.Fprintf(&s, "\nShares presented: %d (the backup needs %d of %d)\n", len(used), b.Threshold, len(b.Holders))
 	var holders []Holder
 	for _, u := range used {
 		for _, h := range b.Holders {

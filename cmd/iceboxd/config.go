@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/icebox-custody/icebox/chain"
+	"github.com/icebox-custody/icebox/hsm"
 )
 
 // errConfig marks configuration problems (exit code 2).
@@ -51,6 +52,15 @@ type HSMConfig struct {
 	PINPrompt      bool   `mapstructure:"pin_prompt"`
 	Sessions       int    `mapstructure:"sessions"`
 	MaxPINFailures int    `mapstructure:"max_pin_failures"`
+	// Backup is "none" (default: keys never leave the HSM) or
+	// "wrap-with-trusted" (keys can be backed up, wrapped under a trusted key
+	// split among officers: docs/ceremony.md). It applies to keys generated
+	// after it is set; choose it before iceboxd init.
+	Backup string `mapstructure:"backup"`
+	// SOPINFile holds the security officer PIN for key ceremonies (else
+	// $ICEBOX_HSM_SO_PIN, else a prompt when so_pin_prompt is true).
+	SOPINFile   string `mapstructure:"so_pin_file"`
+	SOPINPrompt bool   `mapstructure:"so_pin_prompt"`
 }
 
 // StoreConfig says where the signer keeps its state.
@@ -115,6 +125,7 @@ func (c *Config) resolvePaths(base string) {
 		}
 	}
 	abs(&c.HSM.PINFile)
+	abs(&c.HSM.SOPINFile)
 	abs(&c.Store.Dir)
 	abs(&c.InboxDir)
 	abs(&c.OutboxDir)
@@ -128,6 +139,9 @@ func (c *Config) validate() error {
 	}
 	if (c.HSM.TokenLabel == "") == (c.HSM.TokenSerial == "") {
 		return errors.New("hsm: set exactly one of token_label and token_serial")
+	}
+	if _, err := hsm.ParseBackupMode(c.HSM.Backup); err != nil {
+		return fmt.Errorf("hsm.backup: %w", err)
 	}
 	if c.HSM.Sessions < 0 || c.HSM.Sessions > 1024 {
 		return fmt.Errorf("hsm.sessions: %d, want 0 (= number of CPUs) .. 1024", c.HSM.Sessions)

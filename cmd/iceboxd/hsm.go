@@ -36,6 +36,9 @@ func openHSM(c Config) (*pkcs11.HSM, error) {
 		PINPrompt:      c.HSM.PINPrompt,
 		Sessions:       c.HSM.Sessions,
 		MaxPINFailures: c.HSM.MaxPINFailures,
+		SOPINFile:      c.HSM.SOPINFile,
+		SOPINPrompt:    c.HSM.SOPINPrompt,
+		Backup:         backupMode(c),
 		PINFailureFile: filepath.Join(c.Store.Dir, pinFailureFileName),
 		Logger:         slog.Default(),
 	})
