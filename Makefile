@@ -102,3 +102,9 @@ interop-nodes:
 interop: deps build interop-nodes
 	$(GO) build -o bin/interop ./internal/interop
 	bin/interop -bin bin -btcd $(INTEROP_BTCD)/btcd -geth $(INTEROP_GETH)/geth $(if $(INTEROP_KEEP),-keep)
+
+# drill runs the key-ceremony restore drill alone (docs/ceremony.md): backup on
+# one SoftHSM2 token, refused restores, restore with M shares on a second one.
+.PHONY: drill
+drill: deps
+	$(GO) test -race -count=1 -run '^TestCLIRestoreDrill$$' -v ./cmd/iceboxd
