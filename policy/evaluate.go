@@ -63,6 +63,10 @@ type Decision struct {
 	Charges []Charge
 	// PolicyHash is the hash of the policy that decided.
 	PolicyHash bundle.Digest
+	// AllowFeeBump (only when Allow): the deciding rule lets this request
+	// re-spend Bitcoin outpoints held by an earlier signed request of ours
+	// (replace-by-fee). Never set for Ethereum: nonces are not replaceable.
+	AllowFeeBump bool
 }
 
 // Input is everything one evaluation needs.
@@ -291,6 +295,7 @@ func (e *Engine) Evaluate(in Input) (Decision, error) {
 			dec.Quorum.Excluded = append(dec.Quorum.Excluded, in.Requester)
 		}
 		dec.Charges = charges
+		dec.AllowFeeBump = r.AllowFeeBump
 		return dec, nil
 	}
 	dec.Reason = "denied: no rule matches this request (the default is deny)"

@@ -303,3 +303,44 @@ rules:
 		}
 	}
 }
+
+// TestDecisionAllowFeeBump: the flag is carried on an allow decision only
+// when the deciding rule grants it; a deny or another rule never carries it.
+func TestDecisionAllowFeeBump(t *testing.T) {
+	e, err := NewEngine(mustParse(t, "ok_fee_bump.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vault = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+	sweep := btcTx([]string{"k"}, out{vault, 5 * btc, false})
+	simnet := sweep
+	simnet.Network = chain.BTCSimnet
+	stray := btcTx([]string{"k"}, out{strayAddr, 5 * btc, false})
+	cases := []struct {
+		name  string
+		kind  bundle.RequestKind
+		tx    chain.Summary
+		allow bool
+		rule  string
+		bump  bool
+	}{
+		{"sweep under the bump rule", bundle.KindSweep, sweep, true, "btc-bump", true},
+		{"simnet sweep under the bump rule", bundle.KindSweep, simnet, true, "btc-bump", true},
+		{"withdrawal under the rule without bump", bundle.KindWithdrawal, sweep, true, "btc-no-bump", false},
+		{"denied", bundle.KindWithdrawal, stray, false, "rest", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := e.Evaluate(Input{Kind: c.kind, Requester: "hot-1", Transactions: []chain.Summary{c.tx}, Now: wed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != c.allow || d.Rule != c.rule || d.AllowFeeBump != c.bump {
+				t.Fatalf("allow=%v rule=%q bump=%v, want %v %q %v (%s)", d.Allow, d.Rule, d.AllowFeeBump, c.allow, c.rule, c.bump, d.Reason)
+			}
+		})
+	}
+	if s := e.p.Explain(); !strings.Contains(s, "may replace our own unconfirmed Bitcoin transaction") {
+		t.Errorf("explanation does not mention the fee bump:\n%s", s)
+	}
+}

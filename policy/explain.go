@@ -36,6 +36,9 @@ func (p *Policy) Explain() string {
 		for _, l := range p.explainLimits(&r) {
 			fmt.Fprintf(&b, "\n   - %s", l)
 		}
+		if r.AllowFeeBump {
+			b.WriteString("\n   - may replace our own unconfirmed Bitcoin transaction with one paying a higher fee (fee bump)")
+		}
 		fmt.Fprintf(&b, "\n   approvals: %s\n", r.Approvals)
 	}
 	p.explainNames(&b)

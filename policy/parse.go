@@ -243,7 +243,7 @@ func normAddr(s string) string {
 
 func (ps *parser) rule(n *yaml.Node, f string) (Rule, error) {
 	d := ps.d
-	m, err := d.Mapping(n, f, []string{"name", "description", "match", "limits", "time", "action", "reason", "approvals", "required_approvers"}, []string{"name", "action"})
+	m, err := d.Mapping(n, f, []string{"name", "description", "match", "limits", "time", "action", "reason", "approvals", "required_approvers", "allow_fee_bump"}, []string{"name", "action"})
 	if err != nil {
 		return Rule{}, err
 	}
@@ -275,7 +275,7 @@ func (ps *parser) rule(n *yaml.Node, f string) (Rule, error) {
 			return Rule{}, d.Errf(n, m.Sub("approvals"), "an allow rule must require approvals (approvals and/or required_approvers)")
 		}
 	case ActionDeny:
-		for _, k := range []string{"limits", "time", "approvals", "required_approvers"} {
+		for _, k := range []string{"limits", "time", "approvals", "required_approvers", "allow_fee_bump"} {
 			if m.Has(k) {
 				return Rule{}, d.Errf(m.KeyNode(k), m.Sub(k), "a deny rule has no %s", k)
 			}
@@ -322,6 +322,18 @@ func (ps *parser) rule(n *yaml.Node, f string) (Rule, error) {
 			}
 		}
 		r.Approvals.Required = list
+	}
+	if nn := m.Get("allow_fee_bump"); nn != nil {
+		if r.AllowFeeBump, err = d.Bool(nn, m.Sub("allow_fee_bump")); err != nil {
+			return Rule{}, err
+		}
+		if r.AllowFeeBump { // allow rules always list their networks (match.network is required and non-empty)
+			for _, net := range r.Match.Networks {
+				if net.Family() != chain.FamilyBTC {
+					return Rule{}, d.Errf(nn, m.Sub("allow_fee_bump"), "a fee bump exists only on Bitcoin networks, but match.network lists %s", net)
+				}
+			}
+		}
 	}
 	if r.Action == ActionAllow {
 		if err := r.Approvals.Validate(); err != nil {

@@ -93,6 +93,10 @@ type Rule struct {
 	Reason string
 	// Approvals is the quorum an allow rule requires.
 	Approvals quorum.Requirement
+	// AllowFeeBump (allow rules on Bitcoin networks only): a request this
+	// rule allows may re-spend outpoints held by an earlier signed request
+	// of ours (a replace-by-fee bump). The signer adds its own checks.
+	AllowFeeBump bool
 }
 
 // Match selects the batches a rule applies to. A nil/empty field matches
