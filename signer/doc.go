@@ -17,4 +17,15 @@
 // A Pipeline processes one request at a time (Process holds a lock): the
 // store has a single writer and velocity checks read what earlier requests
 // charged.
+//
+// Fee bumps: only when the deciding policy rule has allow_fee_bump may a
+// request re-spend Bitcoin outpoints the ledger holds for an earlier request
+// (store.Consume.AllowReplace); Ethereum nonces never. Before reserving, the
+// pipeline requires every replaced holder to be a request it completed, finds
+// the replaced transaction in that request's stored signed response (by
+// content hash, re-parsed by the adapter, and spending the outpoint), and
+// requires a strictly higher fee than the sum of all replaced transactions
+// and a strictly higher fee rate than each (refusal code fee-bump-refused).
+// It does not know whether the replaced transaction was broadcast or mined:
+// a bump of a mined transaction is signed but the network rejects it.
 package signer

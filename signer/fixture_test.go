@@ -45,14 +45,16 @@ type fixture struct {
 	adapters map[chain.Network]chain.Adapter
 	roster   *quorum.Roster
 	policy   *policy.Engine
-	parties  map[string]*storetest.Ed25519Signer
-	btcKeys  []chain.OwnKey
-	ethKey   chain.OwnKey
-	ethAddr  string
-	vault    string
-	vaultETH string
-	utxos    []btc.UTXO
-	ethNonce uint64
+	// policyYAML is the text f.policy was parsed from.
+	policyYAML string
+	parties    map[string]*storetest.Ed25519Signer
+	btcKeys    []chain.OwnKey
+	ethKey     chain.OwnKey
+	ethAddr    string
+	vault      string
+	vaultETH   string
+	utxos      []btc.UTXO
+	ethNonce   uint64
 }
 
 const (
@@ -170,14 +172,22 @@ rules:
     action: deny
     reason: not covered
 `, f.vault, f.vaultETH)
-	p, err := policy.Parse("policy.yaml", []byte(policyYAML))
+	f.setPolicy(policyYAML)
+	return f
+}
+
+// setPolicy parses text as the fixture's policy (requests made afterwards
+// are approved under its hash).
+func (f *fixture) setPolicy(text string) {
+	f.t.Helper()
+	p, err := policy.Parse("policy.yaml", []byte(text))
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
 	if f.policy, err = policy.NewEngine(p); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	return f
+	f.policyYAML = text
 }
 
 // pipeline returns a pipeline over the fixture with hsm as its signer.

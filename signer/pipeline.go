@@ -343,10 +343,10 @@ func (p *Pipeline) checkQuorum(r *request, now time.Time) *refusal {
 // writes the audit intent in one durable transaction. A conflict is a
 // refusal; a store that cannot be written is an error (no output).
 func (p *Pipeline) reserve(r *request) (*refusal, error) {
-	var consumes []store.Consume
-	for _, s := range r.sums {
-		for _, key := range s.Consumes {
-			consumes = append(consumes, store.Consume{Key: key, ContentHash: s.ContentHash})
+	consumes := consumesOf(r.sums, r.dec.AllowFeeBump)
+	if r.dec.AllowFeeBump {
+		if rf, err := p.checkFeeBump(r); rf != nil || err != nil {
+			return rf, err
 		}
 	}
 	charges := make([]store.Charge, len(r.dec.Charges))

@@ -20,17 +20,20 @@ const (
 
 // Refusal codes: short machine-readable reasons carried in bundle.Refusal.Code.
 const (
-	CodeMalformed        = "malformed"
-	CodeRequestIDReused  = "request-id-reused"
-	CodeClockBehind      = "clock-behind"
-	CodeExpired          = "expired"
-	CodeNotYetValid      = "created-in-future"
-	CodeBadRequester     = "bad-requester"
-	CodeNetwork          = "network-not-configured"
-	CodeBadTransaction   = "bad-transaction"
-	CodePolicyDenied     = "policy-denied"
-	CodeNoQuorum         = "no-quorum"
-	CodeConflict         = "conflict"
+	CodeMalformed       = "malformed"
+	CodeRequestIDReused = "request-id-reused"
+	CodeClockBehind     = "clock-behind"
+	CodeExpired         = "expired"
+	CodeNotYetValid     = "created-in-future"
+	CodeBadRequester    = "bad-requester"
+	CodeNetwork         = "network-not-configured"
+	CodeBadTransaction  = "bad-transaction"
+	CodePolicyDenied    = "policy-denied"
+	CodeNoQuorum        = "no-quorum"
+	CodeConflict        = "conflict"
+	// CodeFeeBump: a fee bump the policy allows failed the signer's own
+	// checks (earlier holder not signed here, fee or fee rate not higher).
+	CodeFeeBump          = "fee-bump-refused"
 	CodeHSM              = "hsm-failure"
 	CodeSelfVerifyFailed = "self-verify-failed"
 )

@@ -727,3 +727,25 @@ func (s *Store) LastCharge(counter string) (time.Time, bool, error) {
 	}
 	return at, ok, nil
 }
+
+// ConsumeHolder returns the request that holds a consume key and the
+// content hash it holds it with (ok false when the key is free). The
+// signer uses it to check a fee bump before asking Reserve to replace.
+func (s *Store) ConsumeHolder(key string) (requestID string, contentHash [32]byte, ok bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		held, err := getConsume(tx, key)
+		if err != nil || held == nil {
+			return err
+		}
+		d, err := audit.ParseDigest(held.ContentHash)
+		if err != nil {
+			return fmt.Errorf("%w: consume %q content hash: %v", ErrCorrupt, key, err)
+		}
+		requestID, contentHash, ok = held.RequestID, d, true
+		return nil
+	})
+	if err != nil {
+		return "", [32]byte{}, false, fmt.Errorf("look up consume %q: %w", key, err)
+	}
+	return requestID, contentHash, ok, nil
+}

@@ -873,3 +873,29 @@ func TestExportTamperingIsDetected(t *testing.T) {
 }
 
 var _ io.Writer = (*bytes.Buffer)(nil)
+
+func TestConsumeHolder(t *testing.T) {
+	s := storetest.MustOpenStore(t)
+	if id, _, ok, err := s.ConsumeHolder("op"); err != nil || ok || id != "" {
+		t.Fatalf("free key: %q %v %v", id, ok, err)
+	}
+	mustSign(t, s, simpleReq("orig", "orig", "op"))
+	id, ch, ok, err := s.ConsumeHolder("op")
+	if err != nil || !ok || id != "orig" || ch != digest("orig/op") {
+		t.Fatalf("held key: %q %x %v %v", id, ch, ok, err)
+	}
+	res, err := s.Reserve(store.ReserveRequest{RequestID: "bump", RequestDigest: digest("bump"),
+		Consumes: []store.Consume{{Key: "op", ContentHash: digest("bumped"), AllowReplace: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ch, ok, _ := s.ConsumeHolder("op"); !ok || id != "bump" || ch != digest("bumped") {
+		t.Fatalf("after the bump: %q %x %v", id, ch, ok)
+	}
+	if _, err := s.Abort(res, store.Record{}); err != nil {
+		t.Fatal(err)
+	}
+	if id, ch, ok, _ := s.ConsumeHolder("op"); !ok || id != "orig" || ch != digest("orig/op") {
+		t.Fatalf("after aborting the bump: %q %x %v", id, ch, ok)
+	}
+}
