@@ -44,9 +44,12 @@ type env struct {
 	btc            *noderpc.BTC
 	eth            *noderpc.ETH
 
-	signers          map[string]*signerInst
-	passFile         string
-	vaultBTC         string
+	signers  map[string]*signerInst
+	passFile string
+	vaultBTC string
+	// bumpVaultBTC is the destination of the fee-bump scenario: the only
+	// destination of the policy rule with allow_fee_bump.
+	bumpVaultBTC     string
 	vaultETH         string
 	minerBTC         string
 	multisig         btc.MultisigWallet
@@ -162,6 +165,10 @@ func (e *env) setupSigners(ctx context.Context) error {
 	if e.minerBTC, err = btc.P2WPKHAddress(minerPub, btcNet); err != nil {
 		return err
 	}
+	// 4G: the fee-bump destination.
+	if e.bumpVaultBTC, err = btc.P2WPKHAddress(mustHex("02e493dbf1c10d80f3581e4904930b1404cc6c13900ee0758474fa94abe8c4cd13"), btcNet); err != nil {
+		return err
+	}
 	if e.vaultETH, err = eth.Address(vaultPub); err != nil {
 		return err
 	}
@@ -206,6 +213,7 @@ tokens:
   %s: {contract: "%s", decimals: 6}
 allowlists:
   treasury-vault: [%s, "%s"]
+  bump-vault: [%s]
 approver_groups:
   treasury: [alice, bob, carol]
 requester_groups:
@@ -215,6 +223,20 @@ rules:
     match: {kind: [contract-call, token-approve]}
     action: deny
     reason: contract calls need a change of policy
+  - name: btc-fee-bump
+    description: may replace our own unmined sweep with one paying more
+    match:
+      network: [btc-simnet]
+      asset: BTC
+      kind: [sweep]
+      destination: [bump-vault]
+      requester_group: [hot-wallets]
+    limits:
+      max_fee_rate: "50 sat/vB"
+      max_transactions: 1
+    action: allow
+    approvals: {group: treasury, threshold: 2}
+    allow_fee_bump: true
   - name: btc-sweep-to-vault
     match:
       network: [btc-simnet]
@@ -241,7 +263,7 @@ rules:
   - name: deny-everything-else
     action: deny
     reason: not covered by the withdrawal policy
-`, tokenSym, e.token, e.vaultBTC, e.vaultETH)
+`, tokenSym, e.token, e.vaultBTC, e.vaultETH, e.bumpVaultBTC)
 	gov := filepath.Join(e.work, "gov")
 	if err := os.MkdirAll(gov, 0o755); err != nil {
 		return err

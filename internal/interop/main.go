@@ -139,7 +139,8 @@ var items = []string{
 	"funding: ETH to 10 addresses, hand-assembled ERC-20 deployed with balances",
 	"btc: P2WPKH batched sweep (>= 50 inputs, several transactions)",
 	"btc: 2-of-3 P2WSH multisig signed by three signers in turn",
-	"btc: a second spend of reserved outputs is refused (no fee-bump rule)",
+	"btc: a second spend of reserved outputs is refused (rule without allow_fee_bump)",
+	"btc: fee bump of our own unmined transaction (allow_fee_bump; btcd accepts the BIP-125 replacement)",
 	"eth: ERC-20 sweep",
 	"eth: native sweep from 10 addresses",
 }
@@ -152,6 +153,7 @@ func (e *env) runAll(ctx context.Context) {
 		e.fundETH,
 		e.btcSweep,
 		e.btcMultisig,
+		e.btcSecondSpend,
 		e.btcFeeBump,
 		e.ethTokenSweep,
 		e.ethNativeSweep,

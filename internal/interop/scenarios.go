@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -16,8 +17,11 @@ func (e *env) btcRPCArgs() []string {
 	return []string{"--btc-rpc", e.btcURL, "--btc-rpc-user", rpcUser, "--btc-rpc-pass", e.rpcPass}
 }
 
-func (e *env) vaultSats(ctx context.Context) (int64, error) {
-	us, err := e.btc.UTXOs(ctx, noderpc.UTXOQuery{Addresses: []string{e.vaultBTC}, MinConf: 1})
+func (e *env) vaultSats(ctx context.Context) (int64, error) { return e.addrSats(ctx, e.vaultBTC) }
+
+// addrSats is the confirmed balance of addr.
+func (e *env) addrSats(ctx context.Context, addr string) (int64, error) {
+	us, err := e.btc.UTXOs(ctx, noderpc.UTXOQuery{Addresses: []string{addr}, MinConf: 1})
 	if err != nil {
 		return 0, err
 	}
@@ -30,10 +34,10 @@ func (e *env) vaultSats(ctx context.Context) (int64, error) {
 
 // checkBTCSweep checks mined sweep transactions against what was swept:
 // every transaction confirmed, their inputs exactly the swept outputs, one
-// output each to dest, the fee rate as requested (at least feeRate sat/vB
+// output each to dest, the fee rate as requested (at least rate sat/vB
 // of the real vsize, at most 2% more), and dest's balance grown by exactly
 // the swept amount less the fees.
-func (e *env) checkBTCSweep(ctx context.Context, txids []string, swept []noderpc.UTXO, dest string, destBefore int64) error {
+func (e *env) checkBTCSweep(ctx context.Context, txids []string, swept []noderpc.UTXO, dest string, destBefore, rate int64) error {
 	want := map[string]int64{}
 	var total int64
 	for _, u := range swept {
@@ -65,8 +69,8 @@ func (e *env) checkBTCSweep(ctx context.Context, txids []string, swept []noderpc
 		}
 		out := int64(t.Vout[0].Value)
 		fee := in - out
-		if fee < feeRate*t.Vsize || fee > feeRate*t.Vsize*102/100 {
-			return fmt.Errorf("transaction %s: fee %d sat for %d vB, want %d sat/vB", id, fee, t.Vsize, feeRate)
+		if fee < rate*t.Vsize || fee > rate*t.Vsize*102/100 {
+			return fmt.Errorf("transaction %s: fee %d sat for %d vB, want %d sat/vB", id, fee, t.Vsize, rate)
 		}
 		fees += fee
 		received += out
@@ -77,12 +81,12 @@ func (e *env) checkBTCSweep(ctx context.Context, txids []string, swept []noderpc
 	if received != total-fees {
 		return fmt.Errorf("dest received %d sat, want %d - %d fees", received, total, fees)
 	}
-	after, err := e.vaultSats(ctx)
+	after, err := e.addrSats(ctx, dest)
 	if err != nil {
 		return err
 	}
 	if after-destBefore != received {
-		return fmt.Errorf("vault balance grew by %d sat, want %d", after-destBefore, received)
+		return fmt.Errorf("destination balance grew by %d sat, want %d", after-destBefore, received)
 	}
 	fmt.Printf("     %d transactions, %d inputs, %d sat swept, %d sat fees, all confirmed\n", len(txids), len(want), received, fees)
 	return nil
@@ -116,7 +120,7 @@ func (e *env) btcSweep(ctx context.Context) error {
 	if _, err := e.btc.Generate(ctx, 1); err != nil {
 		return err
 	}
-	if err := e.checkBTCSweep(ctx, r.broadcast, before, e.vaultBTC, vault); err != nil {
+	if err := e.checkBTCSweep(ctx, r.broadcast, before, e.vaultBTC, vault, feeRate); err != nil {
 		return err
 	}
 	left, err := e.btc.UTXOs(ctx, noderpc.UTXOQuery{Addresses: addrs})
@@ -187,7 +191,7 @@ func (e *env) btcMultisig(ctx context.Context) error {
 	if _, err := e.btc.Generate(ctx, 1); err != nil {
 		return err
 	}
-	return e.checkBTCSweep(ctx, rC.broadcast, before, e.vaultBTC, vault)
+	return e.checkBTCSweep(ctx, rC.broadcast, before, e.vaultBTC, vault, feeRate)
 }
 
 func onePSBT(dir string) (string, error) {
@@ -198,11 +202,10 @@ func onePSBT(dir string) (string, error) {
 	return m[0], nil
 }
 
-// btcFeeBump: the policy has no fee-bump permission, so a second request
-// re-spending outputs a signed, not yet mined request reserved — at a
-// higher fee — must be refused by the signer's ledger. (A policy flag
-// allowing fee bumps is not implemented yet; see docs/interop.md.)
-func (e *env) btcFeeBump(ctx context.Context) error {
+// btcSecondSpend: the rule for the vault has no allow_fee_bump, so a
+// second request re-spending outputs a signed, not yet mined request
+// reserved — at a higher fee — must be refused by the signer's ledger.
+func (e *env) btcSecondSpend(ctx context.Context) error {
 	a := e.signers["a"]
 	key := a.addresses(btcNet)[3].Address
 	args := append(e.btcRPCArgs(), "--btc-address", key, "--to", e.vaultBTC, "--fee-rate", fmt.Sprint(feeRate))
@@ -217,6 +220,101 @@ func (e *env) btcFeeBump(ctx context.Context) error {
 	if !strings.Contains(err.Error(), "exit status 5") {
 		return fmt.Errorf("second request failed, but not as a refusal: %w", err)
 	}
+	return nil
+}
+
+// btcFeeBump: under the rule with allow_fee_bump (destination bump-vault
+// only), the outputs of A's fourth key — still held in the ledger by the
+// refused scenario's first request — are swept at a low fee rate and
+// broadcast but not mined; then a second request, rebuilt from the same
+// UTXO file (outputs spent in the mempool are not listed by the node), re-
+// spends them at a higher fee rate. The signer signs it, btcd accepts it as
+// a BIP-125 replacement, it is mined, the first is gone, balances are exact.
+func (e *env) btcFeeBump(ctx context.Context) error {
+	const lowRate, highRate = 2 * feeRate, 6 * feeRate
+	a := e.signers["a"]
+	key := a.addresses(btcNet)[3].Address
+	swept, err := e.btc.UTXOs(ctx, noderpc.UTXOQuery{Addresses: []string{key}, MinConf: 1})
+	if err != nil {
+		return err
+	}
+	if len(swept) != bumpCoinbases {
+		return fmt.Errorf("%d outputs at %s, want %d", len(swept), key, bumpCoinbases)
+	}
+	var file struct {
+		Network string `json:"network"`
+		UTXOs   []any  `json:"utxos"`
+	}
+	file.Network = string(btcNet)
+	for _, u := range swept {
+		file.UTXOs = append(file.UTXOs, map[string]any{"outpoint": u.Outpoint, "amount_sat": u.AmountSat, "address": u.Address, "prev_tx": u.PrevTxHex})
+	}
+	raw, err := json.Marshal(file)
+	if err != nil {
+		return err
+	}
+	utxoFile := filepath.Join(e.work, "bump-utxos.json")
+	if err := os.WriteFile(utxoFile, raw, 0o644); err != nil {
+		return err
+	}
+	before, err := e.addrSats(ctx, e.bumpVaultBTC)
+	if err != nil {
+		return err
+	}
+	sweep := func(name string, rate int64) (string, error) {
+		r, err := e.flow(a, name, []string{"--utxos", utxoFile, "--to", e.bumpVaultBTC, "--fee-rate", fmt.Sprint(rate)}, true)
+		if err != nil {
+			return "", err
+		}
+		if len(r.broadcast) != 1 {
+			return "", fmt.Errorf("%s: %d transactions broadcast, want 1", name, len(r.broadcast))
+		}
+		return r.broadcast[0], nil
+	}
+	low, err := sweep("bump-low", lowRate)
+	if err != nil {
+		return fmt.Errorf("low-fee sweep: %w", err)
+	}
+	pool, err := e.btc.Mempool(ctx)
+	if err != nil {
+		return err
+	}
+	if indexFold(pool, low) < 0 {
+		return fmt.Errorf("low-fee transaction %s is not in the mempool", low)
+	}
+	high, err := sweep("bump-high", highRate)
+	if err != nil {
+		return fmt.Errorf("fee bump: %w", err)
+	}
+	if high == low {
+		return errors.New("the fee bump has the same txid as the transaction it replaces")
+	}
+	if pool, err = e.btc.Mempool(ctx); err != nil {
+		return err
+	}
+	if indexFold(pool, low) >= 0 || indexFold(pool, high) < 0 {
+		return fmt.Errorf("after the bump the mempool holds %v: want %s replaced by %s", pool, low, high)
+	}
+	if _, err := e.btc.Generate(ctx, 1); err != nil {
+		return err
+	}
+	if err := e.checkBTCSweep(ctx, []string{high}, swept, e.bumpVaultBTC, before, highRate); err != nil {
+		return err
+	}
+	var ne *noderpc.NodeError
+	if t, err := e.btc.Transaction(ctx, low); err == nil {
+		return fmt.Errorf("the replaced transaction %s is still known to the node (%d confirmations)", low, t.Confirmations)
+	} else if !errors.As(err, &ne) {
+		return fmt.Errorf("look up the replaced transaction %s: %w", low, err)
+	}
+	left, err := e.btc.UTXOs(ctx, noderpc.UTXOQuery{Addresses: []string{key}})
+	if err != nil {
+		return err
+	}
+	if len(left) != 0 {
+		return fmt.Errorf("%d outputs left at %s", len(left), key)
+	}
+	fmt.Printf("     %s (%d sat/vB) replaced %s (%d sat/vB) in the mempool and was mined\n", high, highRate, low, lowRate)
 	return nil
 }
 
