@@ -24,6 +24,9 @@ const (
 	ChangePolicy
 	// ChangeRoster replaces the roster.
 	ChangeRoster
+	// ChangeRollbackAck acknowledges that the signer continues from a store
+	// older than its HSM anchor (see RollbackAck). It changes no rule.
+	ChangeRollbackAck
 )
 
 // String returns "policy", "roster" or "invalid".
@@ -33,6 +36,8 @@ func (k ChangeKind) String() string {
 		return "policy"
 	case ChangeRoster:
 		return "roster"
+	case ChangeRollbackAck:
+		return "rollback-ack"
 	}
 	return "invalid"
 }
@@ -44,20 +49,25 @@ func ParseChangeKind(s string) (ChangeKind, error) {
 		return ChangePolicy, nil
 	case "roster":
 		return ChangeRoster, nil
+	case "rollback-ack":
+		return ChangeRollbackAck, nil
 	}
-	return ChangeInvalid, fmt.Errorf("%w: unknown change kind %q (want policy or roster)", ErrBadChange, s)
+	return ChangeInvalid, fmt.Errorf("%w: unknown change kind %q (want policy, roster or rollback-ack)", ErrBadChange, s)
 }
 
 // ContentHash is the hash of a policy or roster file:
 // SHA-256("icebox/policy/v1" || 0x00 || bytes) or
-// SHA-256("icebox/roster/v1" || 0x00 || bytes). An invalid kind hashes to a
-// value no valid kind produces.
+// SHA-256("icebox/roster/v1" || 0x00 || bytes), or for a rollback
+// acknowledgement SHA-256("icebox/rollback-ack/v1" || 0x00 || bytes). An
+// invalid kind hashes to a value no valid kind produces.
 func ContentHash(k ChangeKind, data []byte) bundle.Digest {
 	switch k {
 	case ChangePolicy:
 		return contentHash("icebox/policy/v1", data)
 	case ChangeRoster:
 		return contentHash("icebox/roster/v1", data)
+	case ChangeRollbackAck:
+		return contentHash("icebox/rollback-ack/v1", data)
 	}
 	return contentHash("icebox/invalid/v1", data)
 }
@@ -152,8 +162,16 @@ func EncodeChange(b ChangeBundle) ([]byte, error) {
 
 func (b ChangeBundle) validate() error {
 	p := b.Proposal
-	if p.Kind != ChangePolicy && p.Kind != ChangeRoster {
+	if p.Kind != ChangePolicy && p.Kind != ChangeRoster && p.Kind != ChangeRollbackAck {
 		return fmt.Errorf("%w: kind: unknown change kind %d", ErrBadChange, p.Kind)
+	}
+	if p.Kind == ChangeRollbackAck {
+		if p.ActivateAt != 0 {
+			return fmt.Errorf("%w: activate_at: must be 0 for a rollback acknowledgement", ErrBadChange)
+		}
+		if _, err := ParseRollbackAck(p.Content); err != nil {
+			return fmt.Errorf("content: %w", err)
+		}
 	}
 	if len(p.Content) == 0 || len(p.Content) > MaxChangeContent {
 		return fmt.Errorf("%w: content: %d bytes, want 1..%d", ErrBadChange, len(p.Content), MaxChangeContent)
@@ -325,6 +343,9 @@ func (r *Roster) VerifyChange(in ChangeInput) (ChangeResult, error) {
 		return ChangeResult{}, fmt.Errorf("%w: roster and time must be set", ErrBadInput)
 	}
 	p := in.Proposal
+	if p.Kind != ChangePolicy && p.Kind != ChangeRoster {
+		return ChangeResult{}, fmt.Errorf("%w: kind: %s is not a policy or roster change (a rollback acknowledgement is verified by VerifyRollbackAck)", ErrBadChange, p.Kind)
+	}
 	if err := (ChangeBundle{Proposal: p, Signatures: in.Signatures}).validate(); err != nil {
 		return ChangeResult{}, err
 	}

@@ -4,7 +4,9 @@
 // thresholds combined with AND/OR, named required approvers); verification
 // of officer approvals and requester signatures against the roster; and the
 // governance of changes to the policy and the roster (a change proposal
-// approved by the admin quorum of the current roster).
+// approved by the admin quorum of the current roster); and the rollback
+// acknowledgement (a change bundle of kind rollback-ack, see rollback.go)
+// that lets a signer continue from a store older than its HSM anchor.
 //
 // Contracts:
 //   - Identity comes from the roster, never from inside an approval: the

@@ -59,3 +59,28 @@ func FuzzDecodeChange(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRollbackAck(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*rollback_ack*.txt")
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("icebox rollback acknowledgement v1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := ParseRollbackAck(data)
+		if err != nil {
+			return
+		}
+		enc, err := a.Encode()
+		if err != nil {
+			t.Fatalf("parsed acknowledgement does not encode: %v", err)
+		}
+		if !bytes.Equal(enc, data) {
+			t.Fatal("parse accepted a non-canonical text")
+		}
+	})
+}
