@@ -58,6 +58,9 @@ type Config struct {
 	// os.Stdin and os.Stderr.
 	PromptIn  *os.File
 	PromptOut io.Writer
+
+	// pinEnv overrides PINEnv (officer keys use OfficerPINEnv).
+	pinEnv string
 }
 
 func (c *Config) validate() error {

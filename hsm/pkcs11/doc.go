@@ -33,6 +33,14 @@
 //     SO in and out, and the user back in. UnwrapAll only writes to an empty
 //     token, re-creates keys CKA_EXTRACTABLE=false, proves each with a test
 //     signature and destroys everything it created when anything fails.
+//   - Officer keys (OpenOfficerKey): an officer's P-256 or Ed25519 key on
+//     its own token (PIV card, YubiKey, another SoftHSM token), addressed by
+//     an RFC 7512 PKCS#11 URI (ParseURI: token/serial, object/id,
+//     module-path, pin-source=file:; pin-value and unknown attributes are
+//     refused). The PIN comes from the pin-source file, else
+//     $ICEBOX_OFFICER_PIN, else a prompt. It signs exactly like the
+//     identity key (same code) and is a sigkey.Signer; the token counts as
+//     opened once per process like any other.
 //   - Anchors are private token CKO_DATA objects (CKA_APPLICATION "icebox",
 //     CKA_LABEL "icebox-anchor:" + name).
 //   - Errors wrap the hsm sentinels (hsm.ErrPINIncorrect, ...) and the

@@ -24,11 +24,14 @@ const (
 	ckmEdDSA               = 0x00001057
 )
 
-// identity is the HSM identity key as a sigkey.Signer.
+// identity is a signing key pair on a token as a sigkey.Signer: the HSM
+// identity key, or an officer key opened by URI (OpenOfficerKey). what names
+// the key in errors.
 type identity struct {
 	h    *HSM
 	priv p11.ObjectHandle
 	pub  sigkey.PublicKey
+	what string
 }
 
 var _ sigkey.Signer = (*identity)(nil)
@@ -51,10 +54,10 @@ func (i *identity) Sign(msg []byte) ([]byte, error) {
 		return err
 	})
 	if err != nil {
-		return nil, wrap("sign with identity key", err)
+		return nil, wrap("sign with "+i.what, err)
 	}
 	if err := i.pub.Verify(msg, sig); err != nil {
-		return nil, fmt.Errorf("%w: identity key: %v", hsm.ErrBadSignature, err)
+		return nil, fmt.Errorf("%w: %s: %v", hsm.ErrBadSignature, i.what, err)
 	}
 	return sig, nil
 }
@@ -172,64 +175,75 @@ func (h *HSM) generateIdentity(sh p11.SessionHandle, alg sigkey.Algorithm) error
 
 // findIdentity locates the identity key pair and decodes its public key.
 func (h *HSM) findIdentity(sh p11.SessionHandle) (*identity, error) {
-	privs, err := h.findAll(sh, []*p11.Attribute{
-		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY),
-		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
-	})
+	return h.findKeyPair(sh, []*p11.Attribute{p11.NewAttribute(p11.CKA_LABEL, IdentityLabel)}, fmt.Sprintf("identity key %q", IdentityLabel))
+}
+
+// findKeyPair locates the one private key matching match (attributes other
+// than CKA_CLASS), then the public key object with the same attributes and
+// the private key's CKA_ID, and decodes the public key (Ed25519 or P-256).
+// what names the key in errors.
+func (h *HSM) findKeyPair(sh p11.SessionHandle, match []*p11.Attribute, what string) (*identity, error) {
+	privs, err := h.findAll(sh, append([]*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY)}, match...))
 	if err != nil {
 		return nil, err
 	}
 	switch len(privs) {
 	case 0:
-		return nil, fmt.Errorf("%w: no %q key", hsm.ErrKeyNotFound, IdentityLabel)
+		return nil, fmt.Errorf("%w: no private key for %s", hsm.ErrKeyNotFound, what)
 	case 1:
 	default:
-		return nil, fmt.Errorf("%w: %d %q keys", hsm.ErrAmbiguousKey, len(privs), IdentityLabel)
+		return nil, fmt.Errorf("%w: %d private keys match %s", hsm.ErrAmbiguousKey, len(privs), what)
 	}
-	a, err := h.attrs(sh, privs[0], p11.CKA_ID)
-	if err != nil {
-		return nil, err
+	pubT := append([]*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PUBLIC_KEY)}, match...)
+	hasID := false
+	for _, a := range match {
+		hasID = hasID || a.Type == p11.CKA_ID
 	}
-	pubs, err := h.findAll(sh, []*p11.Attribute{
-		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PUBLIC_KEY),
-		p11.NewAttribute(p11.CKA_LABEL, IdentityLabel),
-		p11.NewAttribute(p11.CKA_ID, a[p11.CKA_ID]),
-	})
+	if !hasID {
+		a, err := h.attrs(sh, privs[0], p11.CKA_ID)
+		if err != nil {
+			return nil, err
+		}
+		pubT = append(pubT, p11.NewAttribute(p11.CKA_ID, a[p11.CKA_ID]))
+	}
+	pubs, err := h.findAll(sh, pubT)
 	if err != nil {
 		return nil, err
 	}
 	if len(pubs) != 1 {
-		return nil, fmt.Errorf("%w: %d public objects for %q", hsm.ErrKeyNotFound, len(pubs), IdentityLabel)
+		return nil, fmt.Errorf("%w: %d public key objects for %s (want exactly 1 with the private key's CKA_ID)", hsm.ErrKeyNotFound, len(pubs), what)
 	}
 	pa, err := h.attrs(sh, pubs[0], p11.CKA_KEY_TYPE, p11.CKA_EC_PARAMS, p11.CKA_EC_POINT)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := identityPublic(pa)
+	pub, err := keyPairPublic(pa, what)
 	if err != nil {
 		return nil, err
 	}
-	return &identity{h: h, priv: privs[0], pub: pub}, nil
+	return &identity{h: h, priv: privs[0], pub: pub, what: what}, nil
 }
 
-func identityPublic(a map[uint][]byte) (sigkey.PublicKey, error) {
+// keyPairPublic decodes an Ed25519 or P-256 public key object; P-256 keys
+// come back compressed, as sigkey wants them.
+func keyPairPublic(a map[uint][]byte, what string) (sigkey.PublicKey, error) {
 	point, _ := ecPoint(a[p11.CKA_EC_POINT])
 	switch keyType := bytesToUint(a[p11.CKA_KEY_TYPE]); keyType {
 	case ckkECEdwards:
 		if len(point) != 32 {
-			return sigkey.PublicKey{}, fmt.Errorf("identity key: Ed25519 point has %d bytes, want 32", len(point))
+			return sigkey.PublicKey{}, fmt.Errorf("%w: %s: Ed25519 point has %d bytes, want 32", hsm.ErrMechanismUnsupported, what, len(point))
 		}
 		pk := sigkey.PublicKey{Algorithm: sigkey.Ed25519, Key: append([]byte(nil), point...)}
 		return pk, pk.Validate()
 	case p11.CKK_EC:
 		x, y := elliptic.Unmarshal(elliptic.P256(), point) //nolint:staticcheck // only to validate and compress
 		if x == nil {
-			return sigkey.PublicKey{}, fmt.Errorf("identity key: CKA_EC_POINT is not a P-256 point")
+			return sigkey.PublicKey{}, fmt.Errorf("%w: %s: CKA_EC_POINT is not a P-256 point (only P-256 and Ed25519 keys can sign approvals)", hsm.ErrMechanismUnsupported, what)
 		}
 		pk := sigkey.PublicKey{Algorithm: sigkey.P256, Key: elliptic.MarshalCompressed(elliptic.P256(), x, y)}
 		return pk, pk.Validate()
 	default:
-		return sigkey.PublicKey{}, fmt.Errorf("identity key: unsupported key type 0x%x", keyType)
+		return sigkey.PublicKey{}, fmt.Errorf("%w: %s: unsupported key type 0x%x", hsm.ErrMechanismUnsupported, what, keyType)
 	}
 }
 

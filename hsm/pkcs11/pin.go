@@ -17,7 +17,11 @@ import (
 // readPIN returns the user PIN from the first configured source. The PIN
 // never appears in an error.
 func readPIN(c Config) (string, error) {
-	return readSecret(c, secretSource{what: "user PIN", file: c.PINFile, env: PINEnv, prompt: c.PINPrompt, promptText: "User PIN"})
+	env := PINEnv
+	if c.pinEnv != "" {
+		env = c.pinEnv
+	}
+	return readSecret(c, secretSource{what: "user PIN", file: c.PINFile, env: env, prompt: c.PINPrompt, promptText: "User PIN"})
 }
 
 // readSOPIN reads the security officer PIN (key ceremonies only): the SO
