@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -39,6 +40,9 @@ is caught before anyone signs.`,
 		kind, err := quorum.ParseChangeKind(kindS)
 		if err != nil {
 			return fmt.Errorf("--kind: %w", err)
+		}
+		if kind == quorum.ChangeRollbackAck {
+			return errors.New("--kind: a rollback acknowledgement is written by icebox admin propose-rollback-ack")
 		}
 		content, err := readManifestFile(file, quorum.MaxChangeContent)
 		if err != nil {
@@ -111,7 +115,14 @@ var adminSignCmd = &cobra.Command{
 		}
 		w := cmd.OutOrStdout()
 		p := cb.Proposal
-		fmt.Fprintf(w, "%s change\n  new hash:      %s\n  replaces:      %s\n  change digest: %s\n", p.Kind, p.ContentHash(), p.PreviousHash, p.Digest())
+		if p.Kind == quorum.ChangeRollbackAck {
+			fmt.Fprintf(w, "ROLLBACK ACKNOWLEDGEMENT: the signer continues from a store older than its HSM anchor;\n"+
+				"whatever it signed after that store was copied is forgotten (spent outpoints, used nonces, velocity).\n"+
+				"  under roster:  %s\n  created:       %s\n  change digest: %s\n",
+				p.PreviousHash, time.Unix(p.Created, 0).UTC().Format(time.RFC3339), p.Digest())
+		} else {
+			fmt.Fprintf(w, "%s change\n  new hash:      %s\n  replaces:      %s\n  change digest: %s\n", p.Kind, p.ContentHash(), p.PreviousHash, p.Digest())
+		}
 		if p.ActivateAt != 0 {
 			fmt.Fprintf(w, "  activates at:  %s\n", time.Unix(p.ActivateAt, 0).UTC().Format(time.RFC3339))
 		}
@@ -140,6 +151,66 @@ var adminSignCmd = &cobra.Command{
 		fmt.Fprintf(w, "signed by %s; %d admin signatures on %s\n", id, len(cb.Signatures), args[0])
 		return nil
 	},
+}
+
+var adminProposeRollbackAckCmd = &cobra.Command{
+	Use:   "propose-rollback-ack --store-seq N --store-head HASH --anchor-seq N --anchor-head HASH --roster-hash HASH --reason TEXT -o ACK",
+	Short: "Write an unsigned acknowledgement that the signer continues from a store older than its HSM anchor",
+	Long: `propose-rollback-ack writes an unsigned rollback acknowledgement (a change
+bundle of kind rollback-ack) for the values that ` + "`iceboxd rollback status`" + ` prints:
+the store head as found, the HSM anchor it contradicts and the hash of the
+roster installed in that store, whose admins sign it with icebox admin sign.
+It is valid for exactly that store head and anchor.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, _ []string) error {
+		f := cmd.Flags()
+		out, _ := f.GetString("out")
+		reason, _ := f.GetString("reason")
+		if out == "" || reason == "" {
+			return errors.New("-o and --reason are required")
+		}
+		var a quorum.RollbackAck
+		var roster bundle.Digest
+		var err error
+		a.Reason = reason
+		if a.StoreSeq, err = f.GetUint64("store-seq"); err != nil {
+			return err
+		}
+		if a.AnchorSeq, err = f.GetUint64("anchor-seq"); err != nil {
+			return err
+		}
+		for flag, dst := range map[string]*bundle.Digest{"store-head": &a.StoreHead, "anchor-head": &a.AnchorHead, "roster-hash": &roster} {
+			v, _ := f.GetString(flag)
+			if *dst, err = parseDigestFlag(flag, v); err != nil {
+				return err
+			}
+		}
+		p, err := quorum.NewRollbackAckProposal(a, roster, time.Now())
+		if err != nil {
+			return err
+		}
+		data, err := quorum.EncodeChange(quorum.ChangeBundle{Proposal: p})
+		if err != nil {
+			return err
+		}
+		if err := writeFile(out, data); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: rollback acknowledgement of store record %d against HSM anchor record %d\n  change digest %s\n",
+			out, a.StoreSeq, a.AnchorSeq, p.Digest())
+		return nil
+	},
+}
+
+// parseDigestFlag parses 64 lower- or upper-case hex digits.
+func parseDigestFlag(flag, v string) (bundle.Digest, error) {
+	var d bundle.Digest
+	b, err := hex.DecodeString(v)
+	if err != nil || len(b) != len(d) {
+		return d, fmt.Errorf("--%s: want 64 hex digits (as printed by iceboxd rollback status)", flag)
+	}
+	copy(d[:], b)
+	return d, nil
 }
 
 func replaceSig(sigs []bundle.Signature, s bundle.Signature) []bundle.Signature {
@@ -176,6 +247,14 @@ func init() {
 	adminSignCmd.Flags().String("id", "", "your admin id in the roster")
 	adminSignCmd.Flags().Bool("yes", false, "do not ask for confirmation (after reviewing the printed change)")
 	addKeyFlags(adminSignCmd, "admin")
-	adminCmd.AddCommand(adminProposeCmd, adminSignCmd)
+	rf := adminProposeRollbackAckCmd.Flags()
+	rf.Uint64("store-seq", 0, "the store's last record (iceboxd rollback status)")
+	rf.String("store-head", "", "the store's head hash")
+	rf.Uint64("anchor-seq", 0, "the HSM anchor's record")
+	rf.String("anchor-head", "", "the HSM anchor's head hash")
+	rf.String("roster-hash", "", "hash of the roster installed in the restored store")
+	rf.String("reason", "", "why the signer may continue from this store (one line)")
+	rf.StringP("out", "o", "", "acknowledgement bundle to write")
+	adminCmd.AddCommand(adminProposeCmd, adminSignCmd, adminProposeRollbackAckCmd)
 	rootCmd.AddCommand(adminCmd)
 }

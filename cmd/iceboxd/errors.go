@@ -6,15 +6,17 @@ import (
 	"io"
 
 	"github.com/icebox-custody/icebox/hsm"
+	"github.com/icebox-custody/icebox/store"
 )
 
 // Exit codes of iceboxd.
 const (
-	exitFailure   = 1 // anything else
-	exitConfig    = 2 // configuration missing or invalid
-	exitHSMAccess = 3 // wrong PIN, PIN locked, PIN missing
-	exitHSMDevice = 4 // module, token or session problem
-	exitRefused   = 5 // the request was refused; a signed refusal was written
+	exitFailure    = 1 // anything else
+	exitConfig     = 2 // configuration missing or invalid
+	exitHSMAccess  = 3 // wrong PIN, PIN locked, PIN missing
+	exitHSMDevice  = 4 // module, token or session problem
+	exitRefused    = 5 // the request was refused; a signed refusal was written
+	exitRolledBack = 6 // the store is older than the HSM anchor (quarantined)
 )
 
 // exitWith prints err for an operator and returns the process exit code.
@@ -36,6 +38,8 @@ func explain(err error) (string, int) {
 		return "", exitRefused
 	case errors.Is(err, errConfig):
 		return "", exitConfig
+	case errors.Is(err, store.ErrRolledBack):
+		return "the store is older than the HSM audit anchor (an old copy restored?); nothing is signed until an admin quorum acknowledges it: see `iceboxd rollback status`, then `iceboxd rollback acknowledge ACK`", exitRolledBack
 	case errors.Is(err, hsm.ErrPINLocked):
 		return "the HSM user PIN is locked (too many wrong PINs); an administrator must investigate before it is reset", exitHSMAccess
 	case errors.Is(err, hsm.ErrPINIncorrect):

@@ -42,10 +42,27 @@ type daemon struct {
 
 // openDaemon opens the HSM, requires the identity key (iceboxd init makes
 // it), and opens the store with the HSM anchor. The caller must close it.
-func openDaemon(ctx context.Context, cfg Config) (_ *daemon, err error) {
-	h, err := openHSM(cfg)
+// A store older than the HSM anchor is refused with the *store.RollbackError
+// (errors.Is store.ErrRolledBack); exitWith names the rollback commands.
+func openDaemon(ctx context.Context, cfg Config) (*daemon, error) {
+	d, rb, err := openDaemonMaybeQuarantined(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if rb != nil {
+		d.Close()
+		return nil, rb
+	}
+	return d, nil
+}
+
+// openDaemonMaybeQuarantined is openDaemon that also returns a store older
+// than the HSM anchor, open but quarantined, with its *store.RollbackError:
+// only the rollback commands use it, and they must never sign with it.
+func openDaemonMaybeQuarantined(ctx context.Context, cfg Config) (_ *daemon, _ *store.RollbackError, err error) {
+	h, err := openHSM(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -54,7 +71,7 @@ func openDaemon(ctx context.Context, cfg Config) (_ *daemon, err error) {
 	}()
 	id, err := h.Identity(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("signer identity key: %w (run iceboxd init first)", err)
+		return nil, nil, fmt.Errorf("signer identity key: %w (run iceboxd init first)", err)
 	}
 	st, err := store.Open(filepath.Join(cfg.Store.Dir, storeFileName), store.Options{
 		Clock:           time.Now,
@@ -64,13 +81,17 @@ func openDaemon(ctx context.Context, cfg Config) (_ *daemon, err error) {
 		Anchor:          h,
 		Logger:          slog.Default(),
 	})
+	var rb *store.RollbackError
+	if errors.As(err, &rb) && st != nil {
+		return &daemon{cfg: cfg, hsm: h, identity: id, store: st}, rb, nil
+	}
 	if err != nil {
-		if st != nil { // a quarantined (rolled-back) store is returned open
+		if st != nil {
 			st.Close()
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return &daemon{cfg: cfg, hsm: h, identity: id, store: st}, nil
+	return &daemon{cfg: cfg, hsm: h, identity: id, store: st}, nil, nil
 }
 
 func (d *daemon) Close() {
