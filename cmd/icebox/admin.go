@@ -132,10 +132,11 @@ var adminSignCmd = &cobra.Command{
 				return err
 			}
 		}
-		s, err := loadKey(cmd)
+		s, release, err := loadKey(cmd)
 		if err != nil {
 			return err
 		}
+		defer release()
 		sig, err := quorum.SignChange(p, id, s)
 		if err != nil {
 			return err

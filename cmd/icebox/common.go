@@ -3,13 +3,18 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/icebox-custody/icebox/bundle"
 	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/chain"
 	"github.com/icebox-custody/icebox/chain/registry"
+	"github.com/icebox-custody/icebox/hsm/pkcs11"
 	"github.com/icebox-custody/icebox/manifest"
 	"github.com/icebox-custody/icebox/officer"
 	"github.com/icebox-custody/icebox/sigkey"
@@ -56,26 +61,74 @@ func manifestAdapters(m *manifest.Manifest) (map[chain.Network]chain.Adapter, er
 
 // addKeyFlags adds --key and --passphrase-file for a party's signing key.
 func addKeyFlags(cmd *cobra.Command, what string) {
-	cmd.Flags().String("key", "", what+" key file (icebox officer keygen)")
+	cmd.Flags().String("key", "", what+" key: a key file (icebox officer keygen) or a PKCS#11 URI (pkcs11:token=...;object=...?module-path=...)")
 	cmd.Flags().String("passphrase-file", "", "read the key passphrase from this file (else $"+officer.PassphraseEnv+" or a prompt)")
 }
 
-// loadKey opens the --key file with its passphrase.
-func loadKey(cmd *cobra.Command) (sigkey.Signer, error) {
+// loadKey opens --key: an encrypted key file with its passphrase, or a key
+// on a PKCS#11 token (see openTokenKey). The caller must call the returned
+// release function when done signing (it closes the token).
+func loadKey(cmd *cobra.Command) (sigkey.Signer, func(), error) {
 	path, _ := cmd.Flags().GetString("key")
 	pfile, _ := cmd.Flags().GetString("passphrase-file")
 	if path == "" {
-		return nil, errors.New("--key FILE is required")
+		return nil, nil, errors.New("--key FILE or --key pkcs11:URI is required")
+	}
+	if pkcs11.IsURI(path) {
+		k, err := openTokenKey(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, func() {
+			if err := k.Close(); err != nil {
+				slog.Warn("close officer token", "err", err)
+			}
+		}, nil
 	}
 	pass, err := officer.PassphraseSource{File: pfile, Prompt: terminalPrompt()}.Read()
 	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", path, err)
+		return nil, nil, fmt.Errorf("key %s: %w", path, err)
 	}
 	s, err := officer.Load(path, pass)
 	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", path, err)
+		return nil, nil, fmt.Errorf("key %s: %w", path, err)
 	}
-	return s, nil
+	return s, func() {}, nil
+}
+
+// ModuleEnv names the default PKCS#11 module for officer key URIs that
+// carry no module-path.
+const ModuleEnv = "ICEBOX_PKCS11_MODULE"
+
+// openTokenKey opens an officer key on a PKCS#11 token by URI. The PIN
+// comes from the URI's pin-source file, else $ICEBOX_OFFICER_PIN, else the
+// terminal. Failed logins are counted in the user's configuration directory
+// (icebox/officer-pin-failures.json), which blocks guessing on tokens that
+// never lock their PIN themselves.
+func openTokenKey(raw string) (*pkcs11.OfficerKey, error) {
+	u, err := pkcs11.ParseURI(raw)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	cfgDir, err := os.UserConfigDir()
+	if err != nil {
+		return nil, fmt.Errorf("officer key %s: PIN failure counter: %w", u, err)
+	}
+	dir := filepath.Join(cfgDir, "icebox")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("officer key %s: PIN failure counter: %w", u, err)
+	}
+	k, err := pkcs11.OpenOfficerKey(pkcs11.OfficerKeyConfig{
+		URI:            u,
+		ModulePath:     os.Getenv(ModuleEnv),
+		PINFailureFile: filepath.Join(dir, "officer-pin-failures.json"),
+		PINPrompt:      term.IsTerminal(int(os.Stdin.Fd())),
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // readBundleFile reads a bundle file, capped at the largest bundle size.

@@ -152,10 +152,11 @@ exactly this policy and roster.`,
 				return err
 			}
 		}
-		s, err := loadKey(cmd)
+		s, release, err := loadKey(cmd)
 		if err != nil {
 			return err
 		}
+		defer release()
 		ap, err := bundle.SignApproval(bundle.ApprovalInput{RequestDigest: digest, Officer: id,
 			Expires: time.Now().Add(ttl).Unix(), PolicyHash: pol.Hash(), RosterHash: roster.Hash()}, s)
 		if err != nil {

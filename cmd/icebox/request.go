@@ -276,10 +276,11 @@ func finishRequest(cmd *cobra.Command, kind bundle.RequestKind, txs []bundle.Tra
 	if err != nil {
 		return err
 	}
-	s, err := loadKey(cmd)
+	s, release, err := loadKey(cmd)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := bundle.SignRequest(req, s, requester); err != nil {
 		return err
 	}
