@@ -8,7 +8,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/icebox-custody/icebox/hsm/pkcs11"
 	"github.com/icebox-custody/icebox/officer"
+	"github.com/icebox-custody/icebox/sigkey"
 )
 
 var officerCmd = &cobra.Command{
@@ -32,7 +34,57 @@ fingerprint with them out of band.`,
 	RunE: runOfficerKeygen,
 }
 
+var officerPubkeyCmd = &cobra.Command{
+	Use:   "pubkey --key FILE|pkcs11:URI",
+	Short: "Print an officer key's public key in roster form and its fingerprint",
+	Long: `Prints the public key of --key in roster form (p256:<hex> or ed25519:<hex>)
+and its fingerprint, for the admins who add the officer to the roster.
+
+--key is a key file from "icebox officer keygen" (no passphrase needed) or a
+PKCS#11 URI naming a key on a token, e.g. a YubiKey's PIV signature key:
+
+  pkcs11:token=officer-alice;object=alice-approval?module-path=/usr/lib/softhsm/libsofthsm2.so
+
+A token needs its user PIN: pin-source=file:/path in the URI (mode 0600), else
+$ICEBOX_OFFICER_PIN, else a prompt. Without module-path, $ICEBOX_PKCS11_MODULE
+names the module.`,
+	Args: cobra.NoArgs,
+	RunE: runOfficerPubkey,
+}
+
+func runOfficerPubkey(cmd *cobra.Command, _ []string) error {
+	key, _ := cmd.Flags().GetString("key")
+	if key == "" {
+		return errors.New("officer pubkey: --key FILE or --key pkcs11:URI is required")
+	}
+	var pub sigkey.PublicKey
+	if pkcs11.IsURI(key) {
+		k, err := openTokenKey(key)
+		if err != nil {
+			return fmt.Errorf("officer pubkey: %w", err)
+		}
+		pub = k.Public()
+		if err := k.Close(); err != nil {
+			return fmt.Errorf("officer pubkey: close token: %w", err)
+		}
+	} else {
+		data, err := readManifestFile(key, 1<<20)
+		if err != nil {
+			return fmt.Errorf("officer pubkey: %w", err)
+		}
+		if pub, err = officer.PublicKeyOf(data); err != nil {
+			return fmt.Errorf("officer pubkey: key %s: %w", key, err)
+		}
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "public key:  %s\n", pub)
+	fmt.Fprintf(w, "fingerprint: %s\n", pub.Fingerprint())
+	return nil
+}
+
 func init() {
+	officerPubkeyCmd.Flags().String("key", "", "key file or PKCS#11 URI (required)")
+	officerCmd.AddCommand(officerPubkeyCmd)
 	officerKeygenCmd.Flags().StringP("out", "o", "", "file to create (required)")
 	officerKeygenCmd.Flags().String("passphrase-file", "", "read the passphrase from this file (tests and demos)")
 	_ = officerKeygenCmd.MarkFlagRequired("out")
