@@ -177,6 +177,7 @@ func mustSub(t *testing.T) func(*world.Submission, error) *world.Submission {
 // environment: the air-gap proof, then HSM faults, then disk faults.
 func TestRealDaemon(t *testing.T) {
 	w := newWorld(t, world.Options{MaxPINFailures: 3})
+	t.Run("ServeStdin", func(t *testing.T) { testServeStdin(t, w) })
 	t.Run("AirGap", func(t *testing.T) { testAirGap(t, w) })
 	t.Run("HSMFaults", func(t *testing.T) { testHSMFaults(t, w) })
 	// The HSM test ends with Icebox's PIN counter locked; the administrator's

@@ -19,7 +19,10 @@ import (
 	"github.com/icebox-custody/icebox/signer"
 )
 
-var serveInterval time.Duration
+var (
+	serveInterval  time.Duration
+	serveStdinFlag bool
+)
 
 // errHSMUnavailable: the HSM failed while a bundle was being answered
 // (token removed, session lost, device error). Nothing was output for that
@@ -58,7 +61,12 @@ Failures, and what serve does about them:
     nothing is ever signed without its audit record.
   - A response file for the same request id but a different request (other
     digest) already in the outbox is kept: the new answer is written under
-    <id>-<first 16 hex digits of its digest>.response.icebox.`,
+    <id>-<first 16 hex digits of its digest>.response.icebox.
+
+Every response is also written as QR frames (outbox_dir/qr/<name>/frame-*.png)
+and, on a terminal, animated once. With --stdin, serve reads requests as UR
+parts, one per line (what "zbarcam --raw" prints), instead of the inbox; EOF
+ends it.`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadConfig(cmd)
@@ -78,6 +86,11 @@ Failures, and what serve does about them:
 		d, err := openDaemon(ctx, cfg)
 		if err != nil {
 			return err
+		}
+		if serveStdinFlag {
+			defer d.Close()
+			slog.Info("serving UR parts from stdin", "outbox", cfg.OutboxDir)
+			return serveStdin(ctx, cfg, d, os.Stdin, os.Stdout)
 		}
 		s := &server{cfg: cfg, d: d, open: openDaemon, retried: map[string]bool{}, pause: reconnectFirst}
 		defer s.close()
@@ -240,6 +253,11 @@ func (s *server) serveOne(ctx context.Context, it files.Item) error {
 	if err != nil {
 		return fmt.Errorf("write response for %s: %w", it.Name, err)
 	}
+	if dir, err := showResponseQR(ctx, s.cfg.OutboxDir, path, out.Encoded, os.Stdout); err != nil {
+		log.Warn("response written, but its QR frames could not be", "err", err)
+	} else {
+		log.Info("response QR frames written", "dir", dir)
+	}
 	if _, err := s.in.Done(it); err != nil {
 		return fmt.Errorf("archive %s: %w", it.Name, err)
 	}
@@ -278,6 +296,7 @@ func responseID(out signer.Outcome, it files.Item) string {
 }
 
 func init() {
+	serveCmd.Flags().BoolVar(&serveStdinFlag, "stdin", false, "read requests as UR parts, one per line on stdin (e.g. from zbarcam --raw), instead of watching the inbox")
 	serveCmd.Flags().DurationVar(&serveInterval, "poll", time.Second, "how often to look at the inbox")
 	rootCmd.AddCommand(serveCmd)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,8 @@ func serveStdin(ctx context.Context, cfg Config, d *daemon, r io.Reader, w io.Wr
 	if err != nil {
 		return err
 	}
+	done := map[string]bool{} // messages already answered
+	current := ""             // the message being assembled
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -71,13 +74,29 @@ func serveStdin(ctx context.Context, cfg Config, d *daemon, r io.Reader, w io.Wr
 		if line == "" {
 			continue
 		}
+		key := messageKey(line)
+		if key != "" && done[key] {
+			continue // the scanner is still showing a request already answered
+		}
+		if key != "" && current != "" && key != current {
+			slog.Warn("a new request began before the previous one was complete; the incomplete one is dropped")
+			if dec, err = newDecoder(); err != nil {
+				return err
+			}
+			current = ""
+		}
 		if err := dec.Receive(line); err != nil {
 			slog.Warn("UR part refused", "err", err)
 			continue
 		}
+		current = key
 		if !dec.IsComplete() {
 			continue
 		}
+		if len(done) > 4096 {
+			clear(done)
+		}
+		done[key], current = true, ""
 		_, cbor, err := dec.Result()
 		if dec, _ = newDecoder(); dec == nil {
 			return errors.New("cannot reset the UR decoder")
@@ -100,10 +119,7 @@ func serveStdin(ctx context.Context, cfg Config, d *daemon, r io.Reader, w io.Wr
 			return err
 		}
 		id := out.Response.RequestID
-		if id == "" {
-			id = "unreadable-stdin"
-		}
-		path, err := files.WriteResponse(cfg.OutboxDir, id, out.Encoded)
+		path, err := writeServeResponse(cfg.OutboxDir, out, files.Item{Name: "stdin"})
 		if err != nil {
 			return err
 		}
@@ -117,4 +133,17 @@ func serveStdin(ctx context.Context, cfg Config, d *daemon, r io.Reader, w io.Wr
 		}
 	}
 	return sc.Err()
+}
+
+// messageKey names the message a UR part belongs to (type, checksum and
+// lengths of a multi-part UR; type and content of a single-part UR), or ""
+// for a line that is no UR part at all.
+func messageKey(line string) string {
+	if t, p, err := ur.ParsePart(line); err == nil {
+		return fmt.Sprintf("%s/%08x/%d/%d", t, p.Checksum, p.SeqLen, p.MessageLen)
+	}
+	if t, cbor, err := ur.Decode(line); err == nil {
+		return fmt.Sprintf("%s/single/%x", t, sha256.Sum256(cbor))
+	}
+	return ""
 }
