@@ -63,7 +63,7 @@ func describeRollback(w io.Writer, d *daemon, rb *store.RollbackError) {
 	}
 	fmt.Fprintf(w, "  store head:  record %d, hash %s\n", rb.StoreSeq, rb.StoreHead)
 	fmt.Fprintf(w, "  HSM anchor:  record %d, hash %s, checkpointed %s\n", rb.Anchor.Seq, rb.Anchor.Head, audit.FormatTime(rb.Anchor.Time))
-	r, err := d.activeRoster(time.Now())
+	r, err := restoredRoster(d, time.Now())
 	if err != nil {
 		fmt.Fprintf(w, "  roster:      none usable in this store (%v):\n  no admin quorum can acknowledge it; restore a newer copy of the store\n", err)
 		return
@@ -80,6 +80,31 @@ func describeRollback(w io.Writer, d *daemon, rb *store.RollbackError) {
 		rb.StoreSeq, rb.StoreHead, rb.Anchor.Seq, rb.Anchor.Head, r.Hash())
 	fmt.Fprintf(w, "  icebox admin sign rollback.ack --id ADMIN --key ADMIN.key      (each admin)\n")
 	fmt.Fprintf(w, "  iceboxd rollback acknowledge rollback.ack\n")
+}
+
+// restoredRoster returns the roster active now in the quarantined store,
+// after verifying the store's audit chain with the identity key and that
+// the record installing that roster is covered by an identity-signed
+// checkpoint in the store: records after the last checkpoint are only
+// hash-chained, and anyone able to write the store file could have planted
+// a roster there.
+func restoredRoster(d *daemon, now time.Time) (*quorum.Roster, error) {
+	rep, err := d.store.VerifyAudit()
+	var rb *store.RollbackError
+	if err != nil && !errors.As(err, &rb) {
+		return nil, fmt.Errorf("the restored store's audit log does not verify: %w", err)
+	}
+	in, ok, _, err := d.store.Active(audit.KindRosterInstalled, now)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: the restored store has no active roster", errNotInstalled)
+	}
+	if in.Seq > rep.LastCheckpoint.Seq {
+		return nil, fmt.Errorf("the restored store's roster was installed by audit record %d, after its last signed checkpoint (record %d): it is not covered by the signer's signature", in.Seq, rep.LastCheckpoint.Seq)
+	}
+	return d.activeRoster(now)
 }
 
 var rollbackAcknowledgeCmd = &cobra.Command{
@@ -116,7 +141,7 @@ in the audit log, checkpoints, and moves the HSM anchor to the new head.`,
 			return fmt.Errorf("store %s matches the HSM anchor: there is no rollback to acknowledge", d.store.Path())
 		}
 		now := time.Now()
-		r, err := d.activeRoster(now)
+		r, err := restoredRoster(d, now)
 		if err != nil {
 			return fmt.Errorf("roster of the restored store: %w; %w", err, rb)
 		}
