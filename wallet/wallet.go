@@ -187,8 +187,8 @@ type ETHSweepOptions struct {
 	TokenGasLimit uint64
 	// Tokens limits the sweep to these contracts (empty: every token listed).
 	Tokens []string
-	// SkipNative leaves the ETH balance in place (tokens only).
-	SkipNative bool
+	// TokensOnly leaves the ETH balance in place (tokens only).
+	TokensOnly bool
 }
 
 // ETHSweep builds, for every account, one ERC-20 transfer per token balance
@@ -238,7 +238,7 @@ func ETHSweep(m *manifest.Manifest, f AccountsFile, dest string, opt ETHSweepOpt
 			nonce++
 			gasUsed.Add(gasUsed, new(big.Int).SetUint64(opt.TokenGasLimit))
 		}
-		if opt.SkipNative {
+		if opt.TokensOnly {
 			continue
 		}
 		gasUsed.Add(gasUsed, big.NewInt(21000))

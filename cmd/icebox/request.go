@@ -145,7 +145,7 @@ be in the signer's manifest. The request is signed with the requester's key.`,
 			if err != nil {
 				return err
 			}
-			t, err := wallet.ETHSweep(m, f, toETH, wallet.ETHSweepOptions{Tokens: tokens, SkipNative: skipNative, TokenGasLimit: gas})
+			t, err := wallet.ETHSweep(m, f, toETH, wallet.ETHSweepOptions{Tokens: tokens, TokensOnly: skipNative, TokenGasLimit: gas})
 			if err != nil {
 				return err
 			}
