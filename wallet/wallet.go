@@ -6,13 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/chain"
 	"github.com/icebox-custody/icebox/chain/btc"
 	"github.com/icebox-custody/icebox/chain/eth"
@@ -73,17 +72,9 @@ type AccountsFile struct {
 // ReadJSON strictly decodes a size-capped JSON file into v (unknown fields
 // and trailing data refused).
 func ReadJSON(path string, v any) error {
-	f, err := os.Open(path)
+	data, err := files.ReadCapped(path, MaxInputFileBytes)
 	if err != nil {
-		return err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxInputFileBytes+1))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > MaxInputFileBytes {
-		return fmt.Errorf("%w: %s is larger than %d bytes", ErrInput, path, MaxInputFileBytes)
+		return fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

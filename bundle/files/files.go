@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,6 +38,12 @@ var (
 // a plain base name that does not start with "." (see SafeName). On error
 // no temp file is left behind and dir/name is unchanged.
 func WriteAtomic(dir, name string, data []byte) error {
+	return WriteAtomicMode(dir, name, data, FileMode)
+}
+
+// WriteAtomicMode is WriteAtomic with the file mode given (0600 for a file
+// only its owner may read).
+func WriteAtomicMode(dir, name string, data []byte, mode fs.FileMode) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
@@ -55,7 +62,7 @@ func WriteAtomic(dir, name string, data []byte) error {
 	if _, err := tmp.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if err := tmp.Chmod(FileMode); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -149,4 +156,33 @@ func WriteResponse(dir, requestID string, data []byte) (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, name), nil
+}
+
+// WriteFileAtomic is WriteAtomicMode for a path: its directory ("." when it
+// has none) and base name.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	return WriteAtomicMode(dir, name, data, mode)
+}
+
+// ReadCapped reads the whole file at path, refusing it with ErrTooLarge —
+// before reading past limit bytes — when it is larger than limit. Every file
+// an Icebox command reads from outside goes through it.
+func ReadCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrTooLarge, limit)
+	}
+	return data, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/policy"
 	"github.com/icebox-custody/icebox/quorum"
 )
@@ -44,7 +45,7 @@ is caught before anyone signs.`,
 		if kind == quorum.ChangeRollbackAck {
 			return errors.New("--kind: a rollback acknowledgement is written by icebox admin propose-rollback-ack")
 		}
-		content, err := readManifestFile(file, quorum.MaxChangeContent)
+		content, err := files.ReadCapped(file, quorum.MaxChangeContent)
 		if err != nil {
 			return err
 		}
@@ -53,7 +54,7 @@ is caught before anyone signs.`,
 		}
 		p := quorum.ChangeProposal{Kind: kind, Content: content, Created: time.Now().Unix()}
 		if prev != "" {
-			pc, err := readManifestFile(prev, quorum.MaxChangeContent)
+			pc, err := files.ReadCapped(prev, quorum.MaxChangeContent)
 			if err != nil {
 				return err
 			}
@@ -70,7 +71,7 @@ is caught before anyone signs.`,
 		if err != nil {
 			return err
 		}
-		if err := writeFile(out, data); err != nil {
+		if err := files.WriteFileAtomic(out, data, files.FileMode); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s change to %s\n  change digest %s\n", out, kind, p.ContentHash(), p.Digest())
@@ -102,7 +103,7 @@ var adminSignCmd = &cobra.Command{
 		if id == "" {
 			return errors.New("--id ADMIN is required (your roster id)")
 		}
-		data, err := readManifestFile(args[0], quorum.MaxChangeSize)
+		data, err := files.ReadCapped(args[0], quorum.MaxChangeSize)
 		if err != nil {
 			return err
 		}
@@ -146,7 +147,7 @@ var adminSignCmd = &cobra.Command{
 		if err != nil {
 			return err
 		}
-		if err := writeFile(args[0], out); err != nil {
+		if err := files.WriteFileAtomic(args[0], out, files.FileMode); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "signed by %s; %d admin signatures on %s\n", id, len(cb.Signatures), args[0])
@@ -194,7 +195,7 @@ It is valid for exactly that store head and anchor.`,
 		if err != nil {
 			return err
 		}
-		if err := writeFile(out, data); err != nil {
+		if err := files.WriteFileAtomic(out, data, files.FileMode); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: rollback acknowledgement of store record %d against HSM anchor record %d\n  change digest %s\n",

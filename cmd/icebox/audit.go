@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/manifest"
 	"github.com/icebox-custody/icebox/sigkey"
 	"github.com/icebox-custody/icebox/store/audit"
@@ -71,7 +72,7 @@ func trustedAuditKey(cmd *cobra.Command, exportPath string) (sigkey.PublicKey, s
 		}
 		return pub, "from --signer-key", nil
 	case manifestPath != "":
-		data, err := readCapped(manifestPath, manifest.MaxSize)
+		data, err := files.ReadCapped(manifestPath, manifest.MaxSize)
 		if err != nil {
 			return sigkey.PublicKey{}, "", fmt.Errorf("%w: --manifest: %w", errAuditTrust, err)
 		}
@@ -103,26 +104,6 @@ func trustedAuditKey(cmd *cobra.Command, exportPath string) (sigkey.PublicKey, s
 	default:
 		return sigkey.PublicKey{}, "", fmt.Errorf("%w: pass --manifest, --signer-key or --signer", errAuditTrust)
 	}
-}
-
-func readCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s has %d bytes, at most %d", path, fi.Size(), max)
-	}
-	b := make([]byte, fi.Size())
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return nil, err
-	}
-	return b, nil
 }
 
 // exportHeaderKey reads the signer key from the export's header line only.

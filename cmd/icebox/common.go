@@ -36,7 +36,7 @@ func loadManifest(cmd *cobra.Command) (*manifest.Manifest, error) {
 	if path == "" || fp == "" {
 		return nil, errors.New("--manifest FILE and --signer FINGERPRINT are required: they say which keys are ours and which signer to trust")
 	}
-	data, err := readManifestFile(path, manifest.MaxSize)
+	data, err := files.ReadCapped(path, manifest.MaxSize)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func loadManifest(cmd *cobra.Command) (*manifest.Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", path, err)
 	}
-	if err := manifest.CheckAddresses(m, deriveAddress); err != nil {
+	if err := manifest.CheckAddresses(m, registry.Address); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", path, err)
 	}
 	return m, nil
@@ -134,7 +134,7 @@ func openTokenKey(raw string) (*pkcs11.OfficerKey, error) {
 // readBundleFile reads a bundle file, capped at the largest bundle size.
 func readBundleFile(path string) ([]byte, error) {
 	lim := bundle.DefaultLimits()
-	return readManifestFile(path, int64(max(lim.MaxRequestBytes, lim.MaxResponseBytes)))
+	return files.ReadCapped(path, int64(max(lim.MaxRequestBytes, lim.MaxResponseBytes)))
 }
 
 // readRequest reads and strictly decodes a request bundle.
@@ -156,10 +156,5 @@ func writeRequest(path string, r *bundle.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(path, data)
-}
-
-func writeFile(path string, data []byte) error {
-	dir, name := splitPath(path)
-	return files.WriteAtomic(dir, name, data)
+	return files.WriteFileAtomic(path, data, files.FileMode)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/chain"
 	"github.com/icebox-custody/icebox/chain/btc"
 	"github.com/icebox-custody/icebox/chain/eth"
@@ -127,7 +128,7 @@ A refusal is printed with its stage and reason and exits non-zero.`,
 		}
 		// Broadcast in request order: an account's nonces are consecutive.
 		for _, r := range ready {
-			raw, err := readManifestFile(r.path, 16<<20)
+			raw, err := files.ReadCapped(r.path, 16<<20)
 			if err != nil {
 				return err
 			}
@@ -161,7 +162,7 @@ func finalizeOne(ad chain.Adapter, want chain.Summary, signed []byte, base strin
 		if got != nil && got.Summary().ID != want.ID {
 			return false, fmt.Errorf("signed PSBT is transaction %s, the request asked for %s", got.Summary().ID, want.ID)
 		}
-		if err := writeFile(base+".psbt", signed); err != nil {
+		if err := files.WriteFileAtomic(base+".psbt", signed, files.FileMode); err != nil {
 			return false, err
 		}
 		_, raw, ferr := btc.Finalize(signed)
@@ -171,7 +172,7 @@ func finalizeOne(ad chain.Adapter, want chain.Summary, signed []byte, base strin
 			}
 			return false, ferr
 		}
-		return true, writeFile(base+".hex", []byte(hex.EncodeToString(raw)+"\n"))
+		return true, files.WriteFileAtomic(base+".hex", []byte(hex.EncodeToString(raw)+"\n"), files.FileMode)
 	case *eth.Adapter:
 		st, err := a.DecodeSigned(signed)
 		if err != nil {
@@ -181,7 +182,7 @@ func finalizeOne(ad chain.Adapter, want chain.Summary, signed []byte, base strin
 			return false, fmt.Errorf("signed transaction (hash to sign %s, sender %s) is not the requested one (%s, %s)",
 				st.Summary.ID, st.Sender, want.ID, want.From)
 		}
-		return true, writeFile(base+".hex", []byte("0x"+hex.EncodeToString(signed)+"\n"))
+		return true, files.WriteFileAtomic(base+".hex", []byte("0x"+hex.EncodeToString(signed)+"\n"), files.FileMode)
 	default:
 		return false, fmt.Errorf("no finalizer for %s", ad.Network())
 	}
@@ -202,7 +203,7 @@ var txDecodeCmd = &cobra.Command{
 		if network == "" {
 			return errors.New("--network is required (e.g. btc-regtest, eth-1337)")
 		}
-		payload, err := readManifestFile(args[0], 4<<20)
+		payload, err := files.ReadCapped(args[0], 4<<20)
 		if err != nil {
 			return err
 		}

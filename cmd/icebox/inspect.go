@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/policy"
 	"github.com/icebox-custody/icebox/quorum"
 	"github.com/icebox-custody/icebox/review"
@@ -118,7 +119,7 @@ exactly this policy and roster.`,
 		if err != nil {
 			return err
 		}
-		pdata, err := readManifestFile(pfile, quorum.MaxChangeContent)
+		pdata, err := files.ReadCapped(pfile, quorum.MaxChangeContent)
 		if err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ exactly this policy and roster.`,
 		if err != nil {
 			return err
 		}
-		rdata, err := readManifestFile(rfile, quorum.MaxChangeContent)
+		rdata, err := files.ReadCapped(rfile, quorum.MaxChangeContent)
 		if err != nil {
 			return err
 		}

@@ -3,14 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/icebox-custody/icebox/chain"
-	"github.com/icebox-custody/icebox/chain/btc"
-	"github.com/icebox-custody/icebox/chain/eth"
+	"github.com/icebox-custody/icebox/bundle/files"
+	"github.com/icebox-custody/icebox/chain/registry"
 	"github.com/icebox-custody/icebox/manifest"
 )
 
@@ -33,7 +30,7 @@ when anything does not check out; nothing is printed as trusted then.`,
 		if manifestSigner == "" {
 			return errors.New("--signer FINGERPRINT is required (from iceboxd init)")
 		}
-		data, err := readManifestFile(args[0], manifest.MaxSize)
+		data, err := files.ReadCapped(args[0], manifest.MaxSize)
 		if err != nil {
 			return err
 		}
@@ -41,7 +38,7 @@ when anything does not check out; nothing is printed as trusted then.`,
 		if err != nil {
 			return fmt.Errorf("manifest %s: %w", args[0], err)
 		}
-		if err := manifest.CheckAddresses(m, deriveAddress); err != nil {
+		if err := manifest.CheckAddresses(m, registry.Address); err != nil {
 			return fmt.Errorf("manifest %s: %w", args[0], err)
 		}
 		out := cmd.OutOrStdout()
@@ -52,36 +49,6 @@ when anything does not check out; nothing is printed as trusted then.`,
 		}
 		return nil
 	},
-}
-
-// readManifestFile reads at most limit bytes of path and fails when it is larger.
-func readManifestFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: %w: more than %d bytes", path, manifest.ErrTooLarge, limit)
-	}
-	return data, nil
-}
-
-// deriveAddress is the address derivation the manifest package leaves to
-// its caller: BTC P2WPKH or EIP-55.
-func deriveAddress(pub []byte, n chain.Network) (string, error) {
-	switch n.Family() {
-	case chain.FamilyBTC:
-		return btc.P2WPKHAddress(pub, n)
-	case chain.FamilyETH:
-		return eth.Address(pub)
-	default:
-		return "", fmt.Errorf("unknown network %q", n)
-	}
 }
 
 func init() {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/chain"
 	"github.com/icebox-custody/icebox/manifest"
 	"github.com/icebox-custody/icebox/noderpc"
@@ -179,7 +180,7 @@ func accountsFromNode(ctx context.Context, node *noderpc.ETH, n chain.Network, a
 func psbtTransactions(n chain.Network, paths []string) ([]bundle.Transaction, error) {
 	var out []bundle.Transaction
 	for _, p := range paths {
-		data, err := readManifestFile(p, 16<<20)
+		data, err := files.ReadCapped(p, 16<<20)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/hsm/pkcs11"
 	"github.com/icebox-custody/icebox/officer"
 	"github.com/icebox-custody/icebox/sigkey"
@@ -68,7 +69,7 @@ func runOfficerPubkey(cmd *cobra.Command, _ []string) error {
 			return fmt.Errorf("officer pubkey: close token: %w", err)
 		}
 	} else {
-		data, err := readManifestFile(key, 1<<20)
+		data, err := files.ReadCapped(key, 1<<20)
 		if err != nil {
 			return fmt.Errorf("officer pubkey: %w", err)
 		}

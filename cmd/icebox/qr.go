@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/qr"
 	"github.com/icebox-custody/icebox/ur"
 	"github.com/icebox-custody/icebox/ur/fountain"
@@ -148,17 +148,9 @@ func qrDescribeFound(found string) string {
 }
 
 func qrReadFile(path string, limit int) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := files.ReadCapped(path, int64(limit))
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes, the QR transport cap", path, limit)
 	}
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%s: empty file", path)
@@ -355,7 +347,7 @@ func runQRDecode(cmd *cobra.Command, args []string) error {
 		_, err := stdout.Write(payload)
 		return err
 	}
-	if err := qrWriteFileAtomic(outPath, payload); err != nil {
+	if err := files.WriteFileAtomic(outPath, payload, files.FileMode); err != nil {
 		return fmt.Errorf("qr decode: --out: %w", err)
 	}
 	fmt.Fprintf(stderr, "ur:%s: wrote %d bytes to %s\n", urType, len(payload), outPath)
@@ -369,31 +361,6 @@ func qrContains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// qrWriteFileAtomic writes data to path through a temporary file and rename.
-func qrWriteFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // qrProgress shows a progress bar on a terminal and nothing otherwise.

@@ -1,10 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -39,27 +38,12 @@ var auditExportCmd = &cobra.Command{
 		if _, err := d.store.Checkpoint(ctx); err != nil {
 			return err
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(auditExportOut), ".audit-export-*")
-		if err != nil {
+		var buf bytes.Buffer
+		if err := d.store.ExportAudit(&buf); err != nil {
 			return err
 		}
-		defer os.Remove(tmp.Name())
-		if err := d.store.ExportAudit(tmp); err != nil {
-			tmp.Close()
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		data, err := os.ReadFile(tmp.Name())
-		if err != nil {
-			return err
-		}
-		dir, name := filepath.Split(auditExportOut)
-		if dir == "" {
-			dir = "."
-		}
-		if err := files.WriteAtomic(dir, name, data); err != nil {
+		data := buf.Bytes()
+		if err := files.WriteFileAtomic(auditExportOut, data, files.FileMode); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "audit log exported to %s (%d bytes)\n", auditExportOut, len(data))

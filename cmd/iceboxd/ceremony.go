@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/ceremony"
 	"github.com/icebox-custody/icebox/hsm"
 	"github.com/icebox-custody/icebox/hsm/pkcs11"
@@ -124,9 +125,9 @@ func passphraseFiles() (map[string]string, error) {
 
 // sharePassphrase returns officer's passphrase from its file, the prompt,
 // or nil (none given).
-func sharePassphrase(cmd *cobra.Command, files map[string]string, officer string, confirm bool) ([]byte, error) {
-	if file, ok := files[officer]; ok {
-		raw, err := readCapped(file, 1024)
+func sharePassphrase(cmd *cobra.Command, passFiles map[string]string, officer string, confirm bool) ([]byte, error) {
+	if file, ok := passFiles[officer]; ok {
+		raw, err := files.ReadCapped(file, 1024)
 		if err != nil {
 			return nil, fmt.Errorf("--share-passphrase %s: %w", officer, err)
 		}
@@ -209,7 +210,7 @@ func runBackup(cmd *cobra.Command, _ []string) (err error) {
 	if shareDir == "" {
 		shareDir = filepath.Dir(backupOut)
 	}
-	files, err := passphraseFiles()
+	passFiles, err := passphraseFiles()
 	if err != nil {
 		return err
 	}
@@ -229,7 +230,7 @@ func runBackup(cmd *cobra.Command, _ []string) (err error) {
 	shareFiles := make([][]byte, len(shares))
 	b := &ceremony.Backup{ID: id, Created: time.Now().UTC(), Threshold: backupThreshold}
 	for i, s := range shares {
-		pass, err := sharePassphrase(cmd, files, s.Officer, true)
+		pass, err := sharePassphrase(cmd, passFiles, s.Officer, true)
 		if err != nil {
 			return err
 		}
@@ -261,7 +262,7 @@ func runBackup(cmd *cobra.Command, _ []string) (err error) {
 		if b.Manifest, err = ceremonyManifest(ctx, cfg, d.hsm, d.identity); err != nil {
 			return err
 		}
-	} else if b.Manifest, err = readCapped(backupManifest, manifest.MaxSize); err != nil {
+	} else if b.Manifest, err = files.ReadCapped(backupManifest, manifest.MaxSize); err != nil {
 		return fmt.Errorf("--manifest: %w", err)
 	}
 	if b.Keys, err = d.hsm.WrapAll(ctx, hsm.WrapRequest{Key: &key}); err != nil {
@@ -297,7 +298,7 @@ func runBackup(cmd *cobra.Command, _ []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("record the ceremony in the audit log (nothing was written): %w", err)
 	}
-	if err := writeFileAtomic(backupOut, data, 0o600); err != nil {
+	if err := files.WriteFileAtomic(backupOut, data, 0o600); err != nil {
 		return err
 	}
 	for i, p := range sharePaths {
@@ -305,11 +306,11 @@ func runBackup(cmd *cobra.Command, _ []string) (err error) {
 			return err
 		}
 	}
-	if err := writeFileAtomic(backupOut+".transcript.txt", []byte(transcript), 0o644); err != nil {
+	if err := files.WriteFileAtomic(backupOut+".transcript.txt", []byte(transcript), 0o644); err != nil {
 		return err
 	}
 	if freshManifest {
-		if err := writeFileAtomic(backupOut+".manifest.json", b.Manifest, 0o644); err != nil {
+		if err := files.WriteFileAtomic(backupOut+".manifest.json", b.Manifest, 0o644); err != nil {
 			return err
 		}
 	}
@@ -346,13 +347,13 @@ func loadShares(cmd *cobra.Command) ([]ceremony.Share, error) {
 	if len(restoreShares) == 0 {
 		return nil, errors.New("--share FILE is required (at least M of them)")
 	}
-	files, err := passphraseFiles()
+	passFiles, err := passphraseFiles()
 	if err != nil {
 		return nil, err
 	}
 	var out []ceremony.Share
 	for _, p := range restoreShares {
-		data, err := readCapped(p, ceremony.MaxShareFile)
+		data, err := files.ReadCapped(p, ceremony.MaxShareFile)
 		if err != nil {
 			return nil, fmt.Errorf("share %s: %w", p, err)
 		}
@@ -362,7 +363,7 @@ func loadShares(cmd *cobra.Command) ([]ceremony.Share, error) {
 		}
 		var pass []byte
 		if f.Encrypted() {
-			if pass, err = sharePassphrase(cmd, files, f.Officer(), false); err != nil {
+			if pass, err = sharePassphrase(cmd, passFiles, f.Officer(), false); err != nil {
 				return nil, err
 			}
 		}
@@ -380,7 +381,7 @@ func runRestore(cmd *cobra.Command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	data, err := readCapped(args[0], ceremony.MaxBackupFile)
+	data, err := files.ReadCapped(args[0], ceremony.MaxBackupFile)
 	if err != nil {
 		return fmt.Errorf("backup file: %w", err)
 	}
@@ -392,7 +393,7 @@ func runRestore(cmd *cobra.Command, args []string) (err error) {
 		return fmt.Errorf("backup %s is of signer %s, not --signer %s", b.ID, b.SignerFingerprint(), restoreSigner)
 	}
 	if restoreManifest != "" {
-		pub, err := readCapped(restoreManifest, manifest.MaxSize)
+		pub, err := files.ReadCapped(restoreManifest, manifest.MaxSize)
 		if err != nil {
 			return fmt.Errorf("--manifest: %w", err)
 		}
@@ -462,7 +463,7 @@ func runRestore(cmd *cobra.Command, args []string) (err error) {
 		return fmt.Errorf("keys restored, but the audit record failed: %w", err)
 	}
 	if restoreTranscript != "" {
-		if err := writeFileAtomic(restoreTranscript, []byte(transcript), 0o644); err != nil {
+		if err := files.WriteFileAtomic(restoreTranscript, []byte(transcript), 0o644); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/icebox-custody/icebox/chain"
+	"github.com/icebox-custody/icebox/chain/registry"
 	"github.com/icebox-custody/icebox/hsm"
 )
 
@@ -159,7 +160,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("networks.btc: %q is not a Bitcoin network (btc-mainnet, btc-testnet, btc-regtest, btc-simnet, btc-signet)", c.Networks.BTC)
 	}
 	if c.Networks.BTC != "" {
-		if _, err := addressFor(make33(), c.Networks.BTC); err != nil {
+		if _, err := registry.Address(make33(), c.Networks.BTC); err != nil {
 			return fmt.Errorf("networks.btc: %w", err)
 		}
 	}

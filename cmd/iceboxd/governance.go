@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
+	"github.com/icebox-custody/icebox/chain"
 	"github.com/icebox-custody/icebox/policy"
 	"github.com/icebox-custody/icebox/quorum"
 	"github.com/icebox-custody/icebox/store"
@@ -57,7 +59,7 @@ func installChange(cmd *cobra.Command, path string, want quorum.ChangeKind) erro
 	if err != nil {
 		return err
 	}
-	data, err := readCapped(path, quorum.MaxChangeSize)
+	data, err := files.ReadCapped(path, quorum.MaxChangeSize)
 	if err != nil {
 		return fmt.Errorf("change bundle: %w", err)
 	}
@@ -178,7 +180,7 @@ var policyTestCmd = &cobra.Command{
 	Short: "Dry run: which rule matches a request, every check, and which approvals are missing (signs nothing)",
 	Args:  cobra.ExactArgs(1),
 	RunE: func(cmd *cobra.Command, args []string) error {
-		data, err := readCapped(args[0], int64(bundle.DefaultLimits().MaxRequestBytes))
+		data, err := files.ReadCapped(args[0], int64(bundle.DefaultLimits().MaxRequestBytes))
 		if err != nil {
 			return err
 		}
@@ -194,7 +196,7 @@ var policyTestCmd = &cobra.Command{
 			now := time.Now()
 			in := policy.Input{Kind: req.Kind, Requester: req.Requester, Now: now, Usage: d.store, OwnAddresses: own}
 			for i, t := range req.Transactions {
-				ad, ok := ads[chainNetwork(t.Network)]
+				ad, ok := ads[chain.Network(t.Network)]
 				if !ok {
 					return fmt.Errorf("request.transactions[%d].network: %q is not served by this signer", i, t.Network)
 				}

@@ -6,9 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/icebox-custody/icebox/chain"
-	"github.com/icebox-custody/icebox/chain/btc"
-	"github.com/icebox-custody/icebox/chain/eth"
 	"github.com/icebox-custody/icebox/hsm/pkcs11"
 )
 
@@ -42,17 +39,4 @@ func openHSM(c Config) (*pkcs11.HSM, error) {
 		PINFailureFile: filepath.Join(c.Store.Dir, pinFailureFileName),
 		Logger:         slog.Default(),
 	})
-}
-
-// addressFor derives the receiving address of a compressed public key:
-// BTC P2WPKH (bech32) on a Bitcoin network, EIP-55 on Ethereum.
-func addressFor(pub []byte, n chain.Network) (string, error) {
-	switch n.Family() {
-	case chain.FamilyBTC:
-		return btc.P2WPKHAddress(pub, n)
-	case chain.FamilyETH:
-		return eth.Address(pub)
-	default:
-		return "", fmt.Errorf("unknown network %q", n)
-	}
 }

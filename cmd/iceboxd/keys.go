@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/chain"
+	"github.com/icebox-custody/icebox/chain/registry"
 	"github.com/icebox-custody/icebox/hsm"
 	"github.com/icebox-custody/icebox/manifest"
 )
@@ -91,7 +91,7 @@ var keysGenerateCmd = &cobra.Command{
 			if err != nil {
 				return err
 			}
-			addr, err := addressFor(info.PublicKey, network)
+			addr, err := registry.Address(info.PublicKey, network)
 			if err != nil {
 				return fmt.Errorf("key %s: %w", info.Ref, err)
 			}
@@ -130,7 +130,7 @@ func collectKeys(ctx context.Context, cfg Config, h hsm.KeyLister) ([]keyView, e
 			slog.Warn("no network configured for key; skipped", "key", k.Ref.String(), "chain", fam)
 			continue
 		}
-		addr, err := addressFor(k.PublicKey, network)
+		addr, err := registry.Address(k.PublicKey, network)
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", k.Ref, err)
 		}
@@ -219,41 +219,12 @@ var keysManifestCmd = &cobra.Command{
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(manifestOut, data, 0o644); err != nil {
+		if err := files.WriteFileAtomic(manifestOut, data, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d keys, signer fingerprint %s\n", manifestOut, len(m.Entries), id.Public().Fingerprint())
 		return nil
 	},
-}
-
-// writeFileAtomic writes data to a temporary file in the same directory,
-// fsyncs it and renames it over path.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 func init() {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/icebox-custody/icebox/bundle"
+	"github.com/icebox-custody/icebox/bundle/files"
 	"github.com/icebox-custody/icebox/quorum"
 	"github.com/icebox-custody/icebox/store"
 	"github.com/icebox-custody/icebox/store/audit"
@@ -121,7 +122,7 @@ in the audit log, checkpoints, and moves the HSM anchor to the new head.`,
 		if err != nil {
 			return err
 		}
-		data, err := readCapped(args[0], quorum.MaxChangeSize)
+		data, err := files.ReadCapped(args[0], quorum.MaxChangeSize)
 		if err != nil {
 			return fmt.Errorf("rollback acknowledgement: %w", err)
 		}

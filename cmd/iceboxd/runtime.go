@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"time"
@@ -252,27 +251,6 @@ func (d *daemon) pipeline(ctx context.Context, progress chain.Progress) (*signer
 	})
 }
 
-// readCapped reads a file refusing anything larger than limit.
-func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if info.Size() > limit {
-		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit", path, info.Size(), limit)
-	}
-	buf := make([]byte, info.Size())
-	if _, err := f.ReadAt(buf, 0); err != nil && info.Size() > 0 {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return buf, nil
-}
-
 // ownKey turns a listed key back into the adapters' view of it.
 func (k keyView) ownKey() (chain.OwnKey, error) {
 	id, err := hex.DecodeString(k.KeyID)
@@ -285,5 +263,3 @@ func (k keyView) ownKey() (chain.OwnKey, error) {
 	}
 	return chain.OwnKey{Ref: hsm.KeyRef{Label: k.Label, ID: id}, PublicKey: pub}, nil
 }
-
-func chainNetwork(s string) chain.Network { return chain.Network(s) }

@@ -278,7 +278,7 @@ func (s *server) serveOne(ctx context.Context, it files.Item) error {
 // stored response, so every request has exactly one response file.
 func writeServeResponse(dir string, out signer.Outcome, it files.Item) (string, error) {
 	id := responseID(out, it)
-	prev, err := readCapped(filepath.Join(dir, files.Name(id, bundle.TypeResponse)), int64(bundle.DefaultLimits().MaxResponseBytes))
+	prev, err := files.ReadCapped(filepath.Join(dir, files.Name(id, bundle.TypeResponse)), int64(bundle.DefaultLimits().MaxResponseBytes))
 	if err == nil {
 		old, derr := bundle.DecodeResponse(prev, bundle.Limits{})
 		if derr != nil || old.RequestDigest != out.Response.RequestDigest {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/icebox-custody/icebox/bundle"
 	"github.com/icebox-custody/icebox/bundle/files"
-	"github.com/icebox-custody/icebox/chain"
 	"github.com/icebox-custody/icebox/signer"
 )
 
@@ -98,11 +97,7 @@ func writeOutcome(cfg Config, requestPath, explicit string, out signer.Outcome) 
 	}
 	switch {
 	case explicit != "":
-		dir, name := filepath.Split(explicit)
-		if dir == "" {
-			dir = "."
-		}
-		if err := files.WriteAtomic(dir, name, out.Encoded); err != nil {
+		if err := files.WriteFileAtomic(explicit, out.Encoded, files.FileMode); err != nil {
 			return "", fmt.Errorf("write response: %w", err)
 		}
 		return explicit, nil
@@ -161,8 +156,6 @@ func (p *progress) finish() {
 		_ = p.bar.Finish()
 	}
 }
-
-var _ chain.Progress = (*progress)(nil).update
 
 func init() {
 	signCmd.Flags().StringVarP(&signOut, "out", "o", "", "where to write the response bundle")
