@@ -261,34 +261,13 @@ func walkObject(dec *json.Decoder, path string, allowed []string, depth int) err
 // walkValue consumes one value. childKeys applies to objects inside an array
 // at this position (the access list tuples).
 func walkValue(dec *json.Decoder, path string, childKeys []string, depth int) error {
-	if depth > maxJSONDepth {
-		return fieldErr(ErrMalformed, path, "JSON nested too deeply at %q", path)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return fieldErr(ErrMalformed, path, "JSON: %v", err)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
-	case '{':
-		return walkObject(dec, path, childKeys, depth)
-	case '[':
-		for i := 0; dec.More(); i++ {
-			if err := walkArrayElem(dec, fmt.Sprintf("%s[%d]", path, i), childKeys, depth+1); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.Token(); err != nil { // ']'
-			return fieldErr(ErrMalformed, path, "JSON: %v", err)
-		}
-	}
-	return nil
+	return walk(dec, path, childKeys, childKeys, depth)
 }
 
-func walkArrayElem(dec *json.Decoder, path string, objKeys []string, depth int) error {
+// walk consumes one value: an object is checked against objKeys, each
+// element of an array is walked with elemKeys for its objects (and nothing
+// deeper).
+func walk(dec *json.Decoder, path string, objKeys, elemKeys []string, depth int) error {
 	if depth > maxJSONDepth {
 		return fieldErr(ErrMalformed, path, "JSON nested too deeply at %q", path)
 	}
@@ -305,11 +284,11 @@ func walkArrayElem(dec *json.Decoder, path string, objKeys []string, depth int) 
 		return walkObject(dec, path, objKeys, depth)
 	case '[':
 		for i := 0; dec.More(); i++ {
-			if err := walkArrayElem(dec, fmt.Sprintf("%s[%d]", path, i), nil, depth+1); err != nil {
+			if err := walk(dec, fmt.Sprintf("%s[%d]", path, i), elemKeys, nil, depth+1); err != nil {
 				return err
 			}
 		}
-		if _, err := dec.Token(); err != nil {
+		if _, err := dec.Token(); err != nil { // ']'
 			return fieldErr(ErrMalformed, path, "JSON: %v", err)
 		}
 	}
